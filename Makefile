@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: GPL-2.0
+# pte_attrs: user entry points. Kbuild reads ./Kbuild, not this file.
+#
+#   make run      build what is missing, boot the VM, show the module at work
+#   make check    host unit tests, lint build, every kselftest in the VM
+#   make shell    the VM with an interactive shell
+#   make module   just the .ko files (KDIR=/path/to/kernel to pick a kernel)
+#
+# Variables: FLAVOR=native|xen|debug  ACCEL=auto|tcg|kvm  KDIR=...
+#            PTE_ATTRS_CACHE=dir (default ~/.cache/pte_attrs)  VM_TIMEOUT=s
+
+.PHONY: all module run shell check setup kernel host-test fmt clean
+
+all: module
+
+module run shell check:
+	@scripts/harness.sh $@
+
+setup:
+	@scripts/setup.sh
+
+kernel: setup
+	@scripts/kernel.sh
+
+host-test:
+	cd host && cargo test
+
+fmt:
+	rustfmt --edition 2021 src/*.rs
+	cd host && cargo fmt
+
+clean:
+	@if [ -n "$(KDIR)" ] || [ -f "$${PTE_ATTRS_CACHE:-$$HOME/.cache/pte_attrs}/linux-source-6.12/Makefile" ]; then \
+		kdir="$${KDIR:-$${PTE_ATTRS_CACHE:-$$HOME/.cache/pte_attrs}/linux-source-6.12}"; \
+		$(MAKE) -C "$$kdir" M=$(CURDIR) LLVM=1 clean; \
+		$(MAKE) -C "$$kdir" M=$(CURDIR)/samples LLVM=1 clean; \
+	fi
+	rm -rf out host/target

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The harness behind `make module|run|shell|check`: installs what is
+# missing, builds the kernel (unless KDIR= names another one), the module
+# and the initramfs, and boots the VM.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+target=$1
+total_start=$SECONDS
+
+"$ROOT/scripts/setup.sh"
+if [ -z "${KDIR:-}" ]; then
+	"$ROOT/scripts/kernel.sh"
+	KDIR=$(harness_kdir)
+fi
+export KDIR
+
+host_tests() {
+	say "Host unit tests of the kernel-free logic (cargo test in host/)"
+	local log=$OUT/logs/host-test.log
+	mkdir -p "$OUT/logs"
+	if ! (cd "$ROOT/host" && cargo test --quiet 2>&1) | tee "$log"; then
+		die "host unit tests failed (log: $log)"
+	fi
+	grep -q '^test result: ok' "$log" || die "host unit tests ran no test (log: $log)"
+	host_passed=$(awk '/^test result:/ { n += $4 } END { print n + 0 }' "$log")
+}
+
+case "$target" in
+module)
+	"$ROOT/scripts/module.sh"
+	;;
+run | shell)
+	"$ROOT/scripts/module.sh"
+	"$ROOT/scripts/initramfs.sh" "$KDIR" "$OUT/initramfs.cpio.gz"
+	"$ROOT/scripts/vm.sh" "$target" "$KDIR" "$OUT/initramfs.cpio.gz"
+	;;
+check)
+	host_passed=0
+	host_tests
+	LINT=1 "$ROOT/scripts/module.sh"
+	"$ROOT/scripts/initramfs.sh" "$KDIR" "$OUT/initramfs.cpio.gz"
+	rc=0
+	"$ROOT/scripts/vm.sh" check "$KDIR" "$OUT/initramfs.cpio.gz" | tee "$OUT/summary.txt" || rc=$?
+	# The closing line adds the host unit tests to what the VM counted.
+	last=$(tail -n 1 "$OUT/summary.txt")
+	if [[ "$last" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ ]]; then
+		echo "    (the VM: $last; host unit tests: $host_passed passed; $((SECONDS - total_start))s in all)"
+		echo "$((BASH_REMATCH[1] + host_passed)) passed, ${BASH_REMATCH[2]} failed, ${BASH_REMATCH[3]} skipped"
+	else
+		echo "$host_passed passed, 1 failed, 0 skipped"
+		rc=1
+	fi
+	exit "$rc"
+	;;
+*) die "unknown target $target" ;;
+esac

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Packs the test VM's initramfs: busybox, the modules, the demo and the
+# selftests in the kernel's kselftest install layout (run_kselftest.sh,
+# kselftest/*, kselftest-list.txt and one folder per collection), taken
+# from the same source tree as the kernel.
+#
+# Usage: initramfs.sh KDIR OUTPUT.cpio.gz
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+KDIR=$1
+OUTPUT=$2
+# The kselftest runner comes from the harness source tree even when the
+# module is built against another KDIR (an installed kernel's build dir
+# has no tools/).
+KSFT_SRC=$(harness_kdir)/tools/testing/selftests
+[ -f "$KSFT_SRC/run_kselftest.sh" ] || KSFT_SRC=$KDIR/tools/testing/selftests
+[ -f "$KSFT_SRC/run_kselftest.sh" ] || die "no kselftest runner in $KSFT_SRC"
+
+krel=$("${KMAKE[@]}" -s -C "$KDIR" kernelrelease)
+root=$(mktemp -d "${TMPDIR:-/tmp}/pte_attrs-initramfs.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc,root}
+cp /bin/busybox "$root/bin/busybox"
+for applet in $(busybox --list-full); do
+	[ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
+done
+rm -f "$root/usr/bin/timeout"
+install -m 0755 "$ROOT/scripts/guest/timeout" "$root/usr/bin/timeout"
+install -m 0755 "$ROOT/scripts/guest/init" "$root/init"
+echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+echo 'nobody:x:65534:65534:nobody:/:/bin/false' >>"$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+
+# Modules, with modules.dep so that modprobe resolves the sample's
+# dependency on pte_attrs.
+moddir=$root/lib/modules/$krel/extra
+mkdir -p "$moddir"
+install -m 0644 "$ROOT/pte_attrs.ko" "$ROOT/samples/pte_attrs_sample.ko" "$moddir/"
+touch "$root/lib/modules/$krel"/modules.{order,builtin,builtin.modinfo}
+depmod -b "$root" "$krel"
+
+install -D -m 0755 "$ROOT/scripts/guest/demo.sh" "$root/usr/share/pte_attrs/demo.sh"
+
+# kselftest install layout.
+ksft=$root/kselftest
+mkdir -p "$ksft/kselftest" "$ksft/pte_attrs"
+install -m 0755 "$KSFT_SRC/run_kselftest.sh" "$ksft/"
+install -m 0644 "$KSFT_SRC"/kselftest/{runner.sh,ktap_helpers.sh,module.sh,prefix.pl} "$ksft/kselftest/"
+progs=$(make -s --no-print-directory -C "$ROOT/selftests" print-progs)
+files=$(make -s --no-print-directory -C "$ROOT/selftests" print-files)
+: >"$ksft/kselftest-list.txt"
+for p in $progs; do
+	install -m 0755 "$ROOT/selftests/$p" "$ksft/pte_attrs/"
+	echo "pte_attrs:$p" >>"$ksft/kselftest-list.txt"
+done
+for f in $files; do
+	install -m 0644 "$ROOT/selftests/$f" "$ksft/pte_attrs/"
+done
+
+mkdir -p "$(dirname "$OUTPUT")"
+(cd "$root" && find . -print0 | cpio --null -o -H newc --owner=0:0 --quiet) | gzip -1 >"$OUTPUT"

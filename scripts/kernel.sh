@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Builds the harness kernel of FLAVOR in the cache, unless it is current.
+#
+# The tree is Debian's linux-source-6.12, configured as tinyconfig plus the
+# committed fragments in kernel/, built in place with LLVM=1 and Debian's
+# rustc. A stamp records the source version, the toolchain and the
+# fragments; the kernel is rebuilt (incrementally: kbuild tracks what each
+# change touches) only when one of them changes.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+KDIR=$(harness_kdir)
+FRAGMENTS=("$ROOT/kernel/base.config")
+[ "$KFLAVOR" = debug ] && FRAGMENTS+=("$ROOT/kernel/debug.config")
+
+src_version=$(dpkg-query -W -f='${Version}' "$KSRC_PKG")
+stamp_text() {
+	echo "source: $KSRC_PKG $src_version"
+	echo "rustc: $("$RUSTC" --version)"
+	echo "clang: $(clang --version | head -n 1)"
+	echo "bindgen: $(bindgen --version)"
+	echo "fragments: $(cat "${FRAGMENTS[@]}" | sha256sum | cut -d' ' -f1)"
+}
+want=$(stamp_text)
+stamp=$KDIR/.pte_attrs-stamp
+
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$KDIR/arch/x86/boot/bzImage" ]; then
+	exit 0
+fi
+
+# A tree with no stamp is an earlier build that did not finish: kept, and
+# the build below resumes it. A stamp naming another source version is not.
+if [ -f "$stamp" ] && ! grep -qx "source: $KSRC_PKG $src_version" "$stamp"; then
+	say "Kernel source changed (now $src_version): removing the old tree $KDIR"
+	rm -rf "$KDIR"
+fi
+if [ ! -d "$KDIR" ]; then
+	mkdir -p "$CACHE"
+	tmp=$(mktemp -d "$CACHE/extract.XXXXXX")
+	run_logged "$CACHE/logs/extract.log" "Extracting $KSRC_PKG $src_version into $KDIR" "20 seconds" \
+		tar -C "$tmp" -xf "$KSRC_TARBALL"
+	mv "$tmp/$KSRC_PKG" "$KDIR"
+	rmdir "$tmp"
+fi
+
+configure() {
+	"${KMAKE[@]}" -C "$KDIR" tinyconfig
+	"$KDIR/scripts/kconfig/merge_config.sh" -m -O "$KDIR" "$KDIR/.config" "${FRAGMENTS[@]}"
+	"${KMAKE[@]}" -C "$KDIR" olddefconfig
+	"${KMAKE[@]}" -C "$KDIR" rustavailable
+}
+run_logged "$CACHE/logs/config-$KFLAVOR.log" "Configuring the $KFLAVOR kernel (tinyconfig + ${FRAGMENTS[*]##*/})" \
+	"30 seconds" configure
+
+# Every option a fragment sets must have survived olddefconfig.
+lost=()
+for f in "${FRAGMENTS[@]}"; do
+	while IFS= read -r line; do
+		case "$line" in
+		CONFIG_*=*) grep -qx -- "$line" "$KDIR/.config" || lost+=("$line") ;;
+		"# CONFIG_"*" is not set")
+			name=${line#\# }
+			grep -q "^${name%% *}=" "$KDIR/.config" && lost+=("$line")
+			;;
+		esac
+	done <"$f"
+done
+if [ ${#lost[@]} -gt 0 ]; then
+	warn "these options of the config fragments did not stick after olddefconfig:"
+	for l in "${lost[@]}"; do
+		name=${l%%=*}
+		name=${name#\# }
+		name=${name%% *}
+		echo "    want: $l    got: $(grep -E "^$name=|^# $name is not set" "$KDIR/.config" || echo 'absent (unmet dependency)')" >&2
+	done
+	die "fix kernel/*.config (a dependency is missing); see $KDIR/.config"
+fi
+
+jobs=$(nproc)
+run_logged "$CACHE/logs/build-$KFLAVOR.log" "Building the $KFLAVOR kernel with $jobs jobs" \
+	"11 minutes cold on 2 cores, seconds when current" \
+	"${KMAKE[@]}" -C "$KDIR" -j"$jobs" bzImage modules
+echo "$want" >"$stamp"
+say "Kernel ready: $KDIR ($("${KMAKE[@]}" -s -C "$KDIR" kernelrelease))"

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Boots the test VM in one of the modes of scripts/guest/init and judges it.
+#
+# Usage: vm.sh run|check|shell KDIR INITRAMFS
+#
+# The console (ttyS0) goes to OUT/console.log; the guest's results come
+# back on a second serial port (ttyS1) into OUT/results.txt and end with a
+# PTE_ATTRS_HARNESS_DONE line. A guest that does not write it in time is
+# killed and fails the run, and so does a kernel log with an oops, a BUG,
+# a WARNING, a call trace or a lockdep report.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+MODE=$1
+KDIR=$2
+INITRAMFS=$3
+ACCEL=${ACCEL:-auto}
+case "$MODE" in
+check) VM_TIMEOUT=${VM_TIMEOUT:-2400} ;;
+*) VM_TIMEOUT=${VM_TIMEOUT:-900} ;;
+esac
+
+mkdir -p "$OUT"
+console=$OUT/console.log
+results=$OUT/results.txt
+: >"$console"
+: >"$results"
+
+# accel_args: -accel and -cpu for ACCEL. auto probes KVM once per host boot
+# (a bounded boot to the init's probe mode) and falls back to TCG: on some
+# machines /dev/kvm exists but a normal guest hangs under it.
+kvm_probe() {
+	local cachef="$CACHE/kvm-probe"
+	local key
+	key="$(cat /proc/sys/kernel/random/boot_id 2>/dev/null) $(md5sum <"$KDIR/arch/x86/boot/bzImage" | cut -c1-12)"
+	if [ -f "$cachef" ] && [ "$(head -n 1 "$cachef")" = "$key" ]; then
+		[ "$(tail -n 1 "$cachef")" = yes ]
+		return
+	fi
+	local ok=no probe_out
+	probe_out=$(mktemp)
+	if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+		say "Probing KVM (a bounded 20 s boot; the answer is cached until the host reboots)"
+		timeout -k 2 20 qemu-system-x86_64 -accel kvm -cpu host -m 256M -smp 1 \
+			-nographic -no-reboot -kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$INITRAMFS" \
+			-append "console=ttyS0 panic=-1 harness=probe" \
+			-serial null -serial "file:$probe_out" -display none -monitor none \
+			>/dev/null 2>&1 || true
+		grep -q PTE_ATTRS_HARNESS_DONE "$probe_out" && ok=yes
+	fi
+	rm -f "$probe_out"
+	mkdir -p "$CACHE"
+	printf '%s\n%s\n' "$key" "$ok" >"$cachef"
+	[ "$ok" = yes ]
+}
+case "$ACCEL" in
+kvm) accel=(-accel kvm -cpu host) ;;
+tcg) accel=(-accel tcg -cpu max) ;;
+auto)
+	if kvm_probe; then accel=(-accel kvm -cpu host); else accel=(-accel tcg -cpu max); fi
+	;;
+*) die "ACCEL=$ACCEL is not one of auto, tcg, kvm" ;;
+esac
+
+# check keeps the whole kernel log on the console (it is scanned); run and
+# shell keep it to warnings and worse, so that the demo reads cleanly.
+loglevel=8
+[ "$MODE" = check ] || loglevel=5
+cmdline="console=ttyS0 loglevel=$loglevel panic=-1 oops=panic harness=$MODE harness_out=ttyS1"
+qemu=(qemu-system-x86_64 "${accel[@]}" -m "${VM_MEM:-2G}" -smp "${VM_CPUS:-2}"
+	-no-reboot -display none -monitor none
+	-kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$INITRAMFS" -append "$cmdline"
+	-device VGA)
+
+say "Booting the $FLAVOR VM (${accel[1]}, mode $MODE, timeout ${VM_TIMEOUT}s; console: $console)"
+start=$SECONDS
+qrc=0
+case "$MODE" in
+shell)
+	"${qemu[@]}" -chardev "stdio,id=con,signal=off,logfile=$console" -serial chardev:con \
+		-serial "file:$results" || qrc=$?
+	;;
+run)
+	timeout -k 5 "$VM_TIMEOUT" "${qemu[@]}" -serial "file:$console" -serial "file:$results" \
+		</dev/null >"$OUT/qemu.log" 2>&1 &
+	qpid=$!
+	tail -n +1 -f --pid="$qpid" "$console" 2>/dev/null || true
+	wait "$qpid" || qrc=$?
+	;;
+check)
+	timeout -k 5 "$VM_TIMEOUT" "${qemu[@]}" -serial "file:$console" -serial "file:$results" \
+		</dev/null >"$OUT/qemu.log" 2>&1 &
+	qpid=$!
+	tail -n +1 -f --pid="$qpid" "$results" 2>/dev/null || true
+	wait "$qpid" || qrc=$?
+	;;
+*) die "unknown mode $MODE" ;;
+esac
+echo "    VM exited after $((SECONDS - start))s (qemu status $qrc)"
+
+# Host-side judgement, counted like tests.
+check_done=ok
+if ! grep -q '^PTE_ATTRS_HARNESS_DONE' "$results"; then
+	if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
+		warn "the guest did not finish within ${VM_TIMEOUT}s and was killed"
+	else
+		warn "the guest stopped without reporting a verdict (qemu status $qrc)"
+	fi
+	[ -s "$OUT/qemu.log" ] && cat "$OUT/qemu.log" >&2
+	echo "Last console lines ($console):" >&2
+	tail -n 25 "$console" >&2
+	check_done=fail
+fi
+bad_re='Oops|BUG:|WARNING:|Call Trace|possible recursive locking|possible circular locking|inconsistent lock state|INFO: task .* blocked|Kernel panic|general protection fault|kernel BUG|UBSAN|KASAN|kmemleak: [0-9]+ new suspected'
+if grep -Eq "$bad_re" "$console"; then
+	warn "the guest kernel log reports a problem:"
+	grep -En -B2 -A12 "$bad_re" "$console" | head -n 80 >&2
+	check_log=fail
+else
+	check_log=ok
+fi
+[ "$MODE" = shell ] && [ "$check_done$check_log" = okok ] && exit 0
+[ "$MODE" = shell ] && exit 1
+
+# Tests and harness steps, from the results channel (see summarize.awk).
+awk -v done_ok="$check_done" -v log_ok="$check_log" \
+	-f "$ROOT/scripts/summarize.awk" "$results"

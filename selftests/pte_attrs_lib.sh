@@ -1,0 +1,118 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Helpers of the pte_attrs selftests; sourced after ktap_helpers.sh.
+
+PA_DIR=/sys/kernel/debug/pte_attrs
+PA_KO_DIR=/lib/modules/$(uname -r)/extra
+PTDUMP=/sys/kernel/debug/page_tables/kernel
+
+# ktap_check DESC CMD [ARG...]: one KTAP result, pass if CMD succeeds.
+# (ktap_test_result of ktap_helpers.sh runs an unquoted $@, which splits
+# arguments that hold spaces.)
+ktap_check() {
+	desc=$1
+	shift
+	if "$@"; then ktap_test_pass "$desc"; else ktap_test_fail "$desc"; fi
+}
+
+# log_since MARK PATTERN: the kernel log after MARK matches PATTERN.
+log_since() { dmesg_since "$1" | grep -q -- "$2"; }
+log_has() { dmesg | grep -q -- "$1"; }
+
+# pa_ko NAME: path of module NAME.
+pa_ko() { echo "$PA_KO_DIR/$1.ko"; }
+
+# pa_load / pa_unload: pte_attrs itself, tolerating its current state.
+pa_load() { [ -d /sys/module/pte_attrs ] || insmod "$(pa_ko pte_attrs)"; }
+pa_unload() { [ ! -d /sys/module/pte_attrs ] || rmmod pte_attrs; }
+
+# pa_lookup ADDR: writes ADDR to the lookup knob and keeps the report in
+# $PA_REPORT; returns the write's status.
+pa_lookup() {
+	PA_REPORT=
+	echo "$1" >"$PA_DIR/lookup" || return 1
+	PA_REPORT=$(cat "$PA_DIR/lookup")
+}
+
+# pa_get KEY: the value of KEY in $PA_REPORT.
+pa_get() { echo "$PA_REPORT" | sed -n "s/^$1=//p"; }
+
+# ksym NAME: the address of kernel symbol NAME (hex, 0x-prefixed).
+ksym() { awk -v n="$1" '$3 == n { print "0x" $1; exit }' /proc/kallsyms; }
+
+# u_le A B: unsigned 64-bit A <= B (shell arithmetic is signed 64-bit:
+# flip the sign bit of both).
+u_le() { [ $(($1 ^ (1 << 63))) -le $(($2 ^ (1 << 63))) ]; }
+
+# ptdump_line ADDR: the line of the kernel's own page-table dump whose
+# range holds ADDR (the dump reads entries through the paravirt hook).
+ptdump_line() {
+	grep '^0x' "$PTDUMP" | while read -r range rest; do
+		lo=${range%-*}
+		hi=${range#*-}
+		if u_le "$lo" "$1" && ! u_le "$hi" "$1"; then
+			echo "$range $rest"
+			break
+		fi
+	done
+}
+
+# ptdump_attrs LINE: the line's attributes in the lookup knob's terms:
+# "present=1 rw=1 user=0 pwt=0 pcd=0 pat=0 global=1 nx=1 level=4K".
+ptdump_attrs() {
+	echo "$1" | awk '{
+		lvl = $NF
+		level = (lvl == "pte") ? "4K" : (lvl == "pmd") ? "2M" : (lvl == "pud") ? "1G" : lvl
+		f["USR"] = 0; f["RW"] = 0; f["PWT"] = 0; f["PCD"] = 0; f["PAT"] = 0; f["GLB"] = 0; f["NX"] = 0
+		present = 0
+		for (i = 2; i < NF; i++) { if ($i in f) f[$i] = 1; if ($i == "RW" || $i == "ro") present = 1 }
+		printf "present=%d rw=%d user=%d pwt=%d pcd=%d pat=%d global=%d nx=%d level=%s\n",
+			present, f["RW"], f["USR"], f["PWT"], f["PCD"], f["PAT"], f["GLB"], f["NX"], level
+	}'
+}
+
+# report_attrs: the same fields from $PA_REPORT.
+report_attrs() {
+	echo "present=$(pa_get present) rw=$(pa_get rw) user=$(pa_get user) pwt=$(pa_get pwt)" \
+		"pcd=$(pa_get pcd) pat=$(pa_get pat) global=$(pa_get global) nx=$(pa_get nx)" \
+		"level=$(pa_get level)"
+}
+
+# check_ptdump WHAT ADDR: one KTAP result: the lookup report of ADDR (in
+# $PA_REPORT) agrees with the kernel's page-table dump.
+check_ptdump() {
+	line=$(ptdump_line "$2")
+	want=$(ptdump_attrs "$line")
+	got=$(report_attrs)
+	if [ -n "$line" ] && [ "$want" = "$got" ]; then
+		ktap_test_pass "$1 agrees with page_tables/kernel"
+	else
+		ktap_print_msg "ptdump: ${line:-no line for $2}"
+		ktap_print_msg "want: $want"
+		ktap_print_msg "got:  $got"
+		ktap_test_fail "$1 agrees with page_tables/kernel"
+	fi
+}
+
+# expect WHAT KEY=VALUE...: one KTAP result: every KEY of $PA_REPORT has
+# its VALUE.
+expect() {
+	what=$1
+	shift
+	bad=
+	for kv in "$@"; do
+		v=$(pa_get "${kv%%=*}")
+		[ "$v" = "${kv#*=}" ] || bad="$bad ${kv%%=*}=$v(want ${kv#*=})"
+	done
+	if [ -z "$bad" ]; then
+		ktap_test_pass "$what"
+	else
+		ktap_print_msg "$what:$bad"
+		echo "$PA_REPORT" | head -n 1 | sed 's/^/# /'
+		ktap_test_fail "$what"
+	fi
+}
+
+# dmesg_since MARK: kernel log lines after the line containing MARK.
+dmesg_mark() { echo "pte_attrs-selftest-mark $1" >/dev/kmsg; }
+dmesg_since() { dmesg | sed -n "/pte_attrs-selftest-mark $1\$/,\$p"; }

@@ -1,0 +1,891 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Decoding of x86-64 page-table entry attributes.
+//!
+//! Bit layout as in `arch/x86/include/asm/pgtable_types.h` (Linux 6.12).
+//! Bit 7 is `_PAGE_PAT` on 4K entries but `_PAGE_PSE` on 2M/1G entries, whose
+//! PAT bit is bit 12 (`_PAGE_PAT_LARGE`). Nothing here touches the kernel: the
+//! caller reads entry values and the PAT configuration and passes them in.
+
+use core::fmt;
+
+const PRESENT: u32 = 0;
+const RW: u32 = 1;
+const USER: u32 = 2;
+const PWT: u32 = 3;
+const PCD: u32 = 4;
+const ACCESSED: u32 = 5;
+const DIRTY: u32 = 6;
+const PSE: u32 = 7;
+const GLOBAL: u32 = 8;
+const SOFTW1: u32 = 9;
+const SOFTW4: u32 = 57;
+const PKEY: u32 = 59;
+const NX: u32 = 63;
+
+/// Physical address bits of an entry (`__PHYSICAL_MASK_SHIFT` = 52).
+const PHYSICAL_MASK: u64 = (1 << 52) - 1;
+
+/// Flag bits of a 4K entry (`PTE_FLAGS_MASK`): everything outside bits 12..51.
+pub(crate) const PTE_FLAGS_MASK: u64 = 0xfff0_0000_0000_0fff;
+
+/// Page-table level an entry maps at.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Level {
+    /// A 4 KiB page (PTE).
+    K4,
+    /// A 2 MiB page (large PMD).
+    M2,
+    /// A 1 GiB page (large PUD).
+    G1,
+}
+
+impl Level {
+    /// Converts the kernel's `enum pg_level` (`PG_LEVEL_4K` = 1, `PG_LEVEL_2M` = 2,
+    /// `PG_LEVEL_1G` = 3); any other value gives `None`.
+    pub(crate) fn from_pg_level(l: u32) -> Option<Level> {
+        match l {
+            1 => Some(Level::K4),
+            2 => Some(Level::M2),
+            3 => Some(Level::G1),
+            _ => None,
+        }
+    }
+
+    /// Short name: `"4K"`, `"2M"` or `"1G"`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Level::K4 => "4K",
+            Level::M2 => "2M",
+            Level::G1 => "1G",
+        }
+    }
+
+    /// Size in bytes of a page mapped at this level.
+    pub(crate) fn size(self) -> u64 {
+        match self {
+            Level::K4 => 1 << 12,
+            Level::M2 => 1 << 21,
+            Level::G1 => 1 << 30,
+        }
+    }
+
+    /// Bits of an entry at this level holding the physical frame address.
+    pub(crate) fn frame_mask(self) -> u64 {
+        PHYSICAL_MASK & !(self.size() - 1)
+    }
+
+    /// Bit number of the PAT bit at this level: 7 for 4K, 12 for 2M/1G.
+    pub(crate) fn pat_bit(self) -> u32 {
+        match self {
+            Level::K4 => 7,
+            Level::M2 | Level::G1 => 12,
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A cache mode, numbered as the kernel's `enum page_cache_mode`.
+#[repr(u8)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum CacheMode {
+    /// Write-back.
+    Wb = 0,
+    /// Write-combining.
+    Wc = 1,
+    /// Uncached, overridable by MTRRs (UC-).
+    UcMinus = 2,
+    /// Strongly uncached.
+    Uc = 3,
+    /// Write-through.
+    Wt = 4,
+    /// Write-protected.
+    Wp = 5,
+}
+
+impl CacheMode {
+    /// All modes, in kernel order (so `ALL[m as usize] == m`).
+    pub(crate) const ALL: [CacheMode; 6] = [
+        CacheMode::Wb,
+        CacheMode::Wc,
+        CacheMode::UcMinus,
+        CacheMode::Uc,
+        CacheMode::Wt,
+        CacheMode::Wp,
+    ];
+
+    /// Converts an `enum page_cache_mode` value.
+    pub(crate) fn from_kernel(v: u32) -> Option<CacheMode> {
+        usize::try_from(v)
+            .ok()
+            .and_then(|i| Self::ALL.get(i).copied())
+    }
+
+    /// Name as the kernel prints it: `"WB"`, `"WC"`, `"UC-"`, `"UC"`, `"WT"`, `"WP"`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            CacheMode::Wb => "WB",
+            CacheMode::Wc => "WC",
+            CacheMode::UcMinus => "UC-",
+            CacheMode::Uc => "UC",
+            CacheMode::Wt => "WT",
+            CacheMode::Wp => "WP",
+        }
+    }
+
+    /// Parses a name case-insensitively; UC- is also accepted as `uc_minus`.
+    pub(crate) fn from_name(s: &str) -> Option<CacheMode> {
+        if s.eq_ignore_ascii_case("uc_minus") {
+            return Some(CacheMode::UcMinus);
+        }
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(s))
+    }
+
+    /// Decodes a PAT MSR memory type as the kernel's `pat_get_cache_mode()`
+    /// does: reserved types (2, 3) are treated as WB.
+    fn from_memtype(t: u8) -> CacheMode {
+        match t & 7 {
+            0 => CacheMode::Uc,
+            1 => CacheMode::Wc,
+            4 => CacheMode::Wt,
+            5 => CacheMode::Wp,
+            7 => CacheMode::UcMinus,
+            _ => CacheMode::Wb,
+        }
+    }
+}
+
+impl fmt::Display for CacheMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+fn bit(val: u64, n: u32) -> bool {
+    (val >> n) & 1 != 0
+}
+
+/// PAT index `(PAT << 2) | (PCD << 1) | PWT` of an entry value at `level`.
+pub(crate) fn pat_index(val: u64, level: Level) -> u8 {
+    (u8::from(bit(val, level.pat_bit())) << 2)
+        | (u8::from(bit(val, PCD)) << 1)
+        | u8::from(bit(val, PWT))
+}
+
+/// The 8-entry PAT table as the kernel uses it; an entry may be unknown (`None`).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(crate) struct PatTable {
+    modes: [Option<CacheMode>; 8],
+}
+
+impl PatTable {
+    /// Decodes a PAT MSR value as the kernel's `init_cache_modes()` does.
+    pub(crate) fn from_msr(msr: u64) -> PatTable {
+        let bytes = msr.to_le_bytes();
+        PatTable {
+            modes: bytes.map(|b| Some(CacheMode::from_memtype(b))),
+        }
+    }
+
+    /// Rebuilds the table from `cachemode2protval()` results (indexed by
+    /// `CacheMode as u8`) and, when available, the PAT MSR.
+    ///
+    /// For each mode `m`, the index encoded in `protvals[m]` (4K layout: bits
+    /// 3, 4 and 7) maps to `m`: that is the kernel's own translation and wins.
+    /// Indices that no mode names are filled from the MSR decode (`None`
+    /// without an MSR). When several modes name one index (modes missing from
+    /// the table fall back to the UC- slot), the MSR decode decides if it is
+    /// one of them, else UC- if it is one of them, else the index is unknown.
+    ///
+    /// Fails when the MSR decode disagrees with the kernel at an index a mode
+    /// names while that mode is present somewhere in the MSR table (a mode
+    /// absent from it legitimately falls back to another index).
+    pub(crate) fn from_protvals(
+        protvals: &[u64; 6],
+        msr: Option<u64>,
+    ) -> Result<PatTable, PatMismatch> {
+        let hw = msr.map(PatTable::from_msr);
+        let claims = protvals.map(|v| pat_index(v, Level::K4));
+        let names = |i: u8, m: CacheMode| claims[usize::from(m as u8)] == i;
+        let mut modes = [None; 8];
+        for (i, slot) in (0u8..).zip(modes.iter_mut()) {
+            let hw_mode = hw.and_then(|t| t.mode(i));
+            let mut named = CacheMode::ALL.into_iter().filter(|&m| names(i, m));
+            *slot = match (named.next(), named.next()) {
+                (None, _) => hw_mode,
+                (Some(m), None) => Some(m),
+                (Some(_), Some(_)) => hw_mode
+                    .filter(|&h| names(i, h))
+                    .or_else(|| names(i, CacheMode::UcMinus).then_some(CacheMode::UcMinus)),
+            };
+        }
+        if let Some(hw) = hw {
+            for (m, index) in CacheMode::ALL.into_iter().zip(claims) {
+                match hw.mode(index) {
+                    Some(h) if h != m && hw.index_of(m).is_some() => {
+                        return Err(PatMismatch {
+                            index,
+                            kernel: m,
+                            msr: h,
+                        });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(PatTable { modes })
+    }
+
+    /// Packs the table into a `u64` (one byte an index, `0xff` for an
+    /// unknown mode), so that it can live in an atomic.
+    pub(crate) fn pack(&self) -> u64 {
+        u64::from_le_bytes(self.modes.map(|m| m.map_or(0xff, |m| m as u8)))
+    }
+
+    /// The inverse of [`PatTable::pack`]; bytes that name no mode are unknown.
+    pub(crate) fn unpack(bits: u64) -> PatTable {
+        PatTable {
+            modes: bits
+                .to_le_bytes()
+                .map(|b| CacheMode::from_kernel(u32::from(b))),
+        }
+    }
+
+    /// Mode at `index & 7`, if known.
+    pub(crate) fn mode(&self, index: u8) -> Option<CacheMode> {
+        self.modes[usize::from(index & 7)]
+    }
+
+    /// Index the kernel uses for `mode` (lowest index holding it), if any.
+    pub(crate) fn index_of(&self, mode: CacheMode) -> Option<u8> {
+        (0u8..)
+            .zip(self.modes)
+            .find_map(|(i, m)| (m == Some(mode)).then_some(i))
+    }
+}
+
+impl fmt::Display for PatTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, m) in self.modes.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(m.map_or("?", CacheMode::name))?;
+        }
+        Ok(())
+    }
+}
+
+/// The kernel's cache-mode translation contradicts the PAT MSR.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PatMismatch {
+    /// PAT index in question.
+    pub(crate) index: u8,
+    /// Mode the kernel maps to this index.
+    pub(crate) kernel: CacheMode,
+    /// Mode the PAT MSR holds at this index.
+    pub(crate) msr: CacheMode,
+}
+
+impl fmt::Display for PatMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "PAT index {}: kernel uses it for {} but the MSR says {}",
+            self.index, self.kernel, self.msr
+        )
+    }
+}
+
+/// Decoded attributes of one entry value at one level.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(crate) struct PteAttrs {
+    val: u64,
+    level: Level,
+    cache: Option<CacheMode>,
+}
+
+impl PteAttrs {
+    /// Decodes `val`, an entry at `level`, resolving its cache mode with `pat`.
+    pub(crate) fn decode(val: u64, level: Level, pat: &PatTable) -> PteAttrs {
+        PteAttrs {
+            val,
+            level,
+            cache: pat.mode(pat_index(val, level)),
+        }
+    }
+
+    /// Raw entry value.
+    pub(crate) fn val(&self) -> u64 {
+        self.val
+    }
+
+    /// Level of the entry.
+    pub(crate) fn level(&self) -> Level {
+        self.level
+    }
+
+    /// All bits outside the level's frame mask.
+    pub(crate) fn flags(&self) -> u64 {
+        self.val & !self.level.frame_mask()
+    }
+
+    /// Number of the first 4K frame mapped by the entry.
+    pub(crate) fn pfn(&self) -> u64 {
+        (self.val & self.level.frame_mask()) >> 12
+    }
+
+    /// `_PAGE_PRESENT`.
+    pub(crate) fn present(&self) -> bool {
+        bit(self.val, PRESENT)
+    }
+
+    /// `_PAGE_RW`: writable.
+    pub(crate) fn rw(&self) -> bool {
+        bit(self.val, RW)
+    }
+
+    /// `_PAGE_USER`: accessible from user mode.
+    pub(crate) fn user(&self) -> bool {
+        bit(self.val, USER)
+    }
+
+    /// `_PAGE_PWT`: page write-through.
+    pub(crate) fn pwt(&self) -> bool {
+        bit(self.val, PWT)
+    }
+
+    /// `_PAGE_PCD`: page cache disable.
+    pub(crate) fn pcd(&self) -> bool {
+        bit(self.val, PCD)
+    }
+
+    /// The PAT bit of this level (bit 7 on 4K, bit 12 on 2M/1G).
+    pub(crate) fn pat(&self) -> bool {
+        bit(self.val, self.level.pat_bit())
+    }
+
+    /// `_PAGE_ACCESSED`.
+    pub(crate) fn accessed(&self) -> bool {
+        bit(self.val, ACCESSED)
+    }
+
+    /// `_PAGE_DIRTY`.
+    pub(crate) fn dirty(&self) -> bool {
+        bit(self.val, DIRTY)
+    }
+
+    /// `_PAGE_PSE`: large page; always false on 4K, where bit 7 is PAT.
+    pub(crate) fn pse(&self) -> bool {
+        self.level != Level::K4 && bit(self.val, PSE)
+    }
+
+    /// `_PAGE_GLOBAL`.
+    pub(crate) fn global(&self) -> bool {
+        bit(self.val, GLOBAL)
+    }
+
+    /// `_PAGE_NX`: not executable.
+    pub(crate) fn nx(&self) -> bool {
+        bit(self.val, NX)
+    }
+
+    /// Software bits: SOFTW1..3 as bits 0..2, SOFTW4 as bit 3, SOFTW5 as bit 4.
+    pub(crate) fn soft_bits(&self) -> u8 {
+        // Bits 9..11 and 57..58 each hold a run of software bits.
+        (((self.val >> SOFTW1) & 0x7) | (((self.val >> SOFTW4) & 0x3) << 3)) as u8
+    }
+
+    /// Protection key (bits 59..62).
+    pub(crate) fn pkey(&self) -> u8 {
+        ((self.val >> PKEY) & 0xf) as u8
+    }
+
+    /// Cache mode selected by the entry's PAT index, if the table knows it.
+    pub(crate) fn cache_mode(&self) -> Option<CacheMode> {
+        self.cache
+    }
+
+    /// PAT index of the entry.
+    pub(crate) fn pat_index(&self) -> u8 {
+        pat_index(self.val, self.level)
+    }
+}
+
+impl fmt::Display for PteAttrs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.level.name())?;
+        if !self.present() {
+            return f.write_str(" not-present");
+        }
+        f.write_str(" present")?;
+        f.write_str(if self.rw() { " rw" } else { " ro" })?;
+        if self.user() {
+            f.write_str(" user")?;
+        }
+        f.write_str(if self.nx() { " nx" } else { " x" })?;
+        for (set, name) in [
+            (self.global(), " global"),
+            (self.accessed(), " accessed"),
+            (self.dirty(), " dirty"),
+            (self.pse(), " pse"),
+        ] {
+            if set {
+                f.write_str(name)?;
+            }
+        }
+        if self.pkey() != 0 {
+            write!(f, " pkey={}", self.pkey())?;
+        }
+        if self.soft_bits() != 0 {
+            write!(f, " soft={:#x}", self.soft_bits())?;
+        }
+        match self.cache {
+            Some(m) => write!(f, " {m}"),
+            None => f.write_str(" cache?"),
+        }
+    }
+}
+
+/// Writes the full report of a lookup at `addr` as `key=value` lines, given
+/// the entry value read through the paravirt hook (`pv`) and the raw native
+/// value (`raw`). The first line is a human summary of `pv`.
+pub(crate) fn write_report(
+    w: &mut impl fmt::Write,
+    addr: u64,
+    level: Level,
+    pv: u64,
+    raw: u64,
+    pat: &PatTable,
+) -> fmt::Result {
+    let a = PteAttrs::decode(pv, level, pat);
+    let raw_pfn = PteAttrs::decode(raw, level, pat).pfn();
+    writeln!(w, "{addr:#018x}: {a}")?;
+    writeln!(w, "addr={addr:#018x}")?;
+    writeln!(w, "mapped=1")?;
+    writeln!(w, "level={level}")?;
+    writeln!(w, "pv={pv:#018x}")?;
+    writeln!(w, "raw={raw:#018x}")?;
+    writeln!(w, "flags={:#018x}", a.flags())?;
+    writeln!(w, "pfn={:#x}", a.pfn())?;
+    writeln!(w, "raw_pfn={raw_pfn:#x}")?;
+    writeln!(w, "views={}", if pv == raw { "same" } else { "differ" })?;
+    for (name, set) in [
+        ("present", a.present()),
+        ("rw", a.rw()),
+        ("user", a.user()),
+        ("pwt", a.pwt()),
+        ("pcd", a.pcd()),
+        ("pat", a.pat()),
+        ("accessed", a.accessed()),
+        ("dirty", a.dirty()),
+        ("pse", a.pse()),
+        ("global", a.global()),
+        ("nx", a.nx()),
+    ] {
+        writeln!(w, "{name}={}", u8::from(set))?;
+    }
+    writeln!(w, "pkey={}", a.pkey())?;
+    writeln!(w, "soft={:#x}", a.soft_bits())?;
+    writeln!(w, "pat_index={}", a.pat_index())?;
+    writeln!(w, "cache={}", a.cache.map_or("?", CacheMode::name))
+}
+
+/// Writes the report for an address that has no present mapping.
+pub(crate) fn write_unmapped(w: &mut impl fmt::Write, addr: u64) -> fmt::Result {
+    writeln!(w, "{addr:#018x}: not mapped")?;
+    writeln!(w, "addr={addr:#018x}")?;
+    writeln!(w, "mapped=0")
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use std::string::String;
+
+    /// `x86/PAT: Configuration [0-7]: WB  WC  UC- UC  WB  WP  UC- WT`.
+    const NATIVE_MSR: u64 = 0x0407_0506_0007_0106;
+    /// Xen PV: `WB  WT  UC- UC  WC  WP  UC  UC`.
+    const XEN_MSR: u64 = 0x0000_0501_0007_0406;
+    /// The table the kernel builds when PAT is disabled.
+    const NOPAT_MSR: u64 = 0x0007_0406_0007_0406;
+
+    const LEVELS: [Level; 3] = [Level::K4, Level::M2, Level::G1];
+
+    /// 4K-layout protval for PAT index `i` (PWT = bit 3, PCD = bit 4, PAT = bit 7).
+    fn idx_bits(i: u8, level: Level) -> u64 {
+        (u64::from(i & 1) << PWT)
+            | (u64::from((i >> 1) & 1) << PCD)
+            | (u64::from((i >> 2) & 1) << level.pat_bit())
+    }
+
+    /// What `cachemode2protval()` returns for each mode with `table` loaded;
+    /// a mode missing from the table gets the kernel's static default (PCD).
+    fn protvals(table: &PatTable) -> [u64; 6] {
+        CacheMode::ALL.map(|m| idx_bits(table.index_of(m).unwrap_or(2), Level::K4))
+    }
+
+    fn show(x: impl fmt::Display) -> String {
+        std::format!("{x}")
+    }
+
+    #[test]
+    fn levels() {
+        for l in [0, 4, 99, u32::MAX] {
+            assert_eq!(Level::from_pg_level(l), None);
+        }
+        assert_eq!(Level::from_pg_level(1), Some(Level::K4));
+        assert_eq!(Level::from_pg_level(2), Some(Level::M2));
+        assert_eq!(Level::from_pg_level(3), Some(Level::G1));
+        let names = LEVELS.map(Level::name);
+        assert_eq!(names, ["4K", "2M", "1G"]);
+        assert_eq!(LEVELS.map(Level::size), [4096, 2 << 20, 1 << 30]);
+        assert_eq!(Level::K4.frame_mask(), 0x000f_ffff_ffff_f000);
+        assert_eq!(Level::M2.frame_mask(), 0x000f_ffff_ffe0_0000);
+        assert_eq!(Level::G1.frame_mask(), 0x000f_ffff_c000_0000);
+        assert_eq!(!Level::K4.frame_mask(), PTE_FLAGS_MASK);
+        assert_eq!(LEVELS.map(Level::pat_bit), [7, 12, 12]);
+    }
+
+    #[test]
+    fn cache_modes() {
+        for (i, m) in CacheMode::ALL.into_iter().enumerate() {
+            assert_eq!(m as usize, i);
+            assert_eq!(CacheMode::from_kernel(i as u32), Some(m));
+            assert_eq!(CacheMode::from_name(m.name()), Some(m));
+            assert_eq!(show(m), m.name());
+        }
+        assert_eq!(CacheMode::from_kernel(6), None);
+        assert_eq!(CacheMode::from_kernel(u32::MAX), None);
+        assert_eq!(CacheMode::from_name("uc-"), Some(CacheMode::UcMinus));
+        assert_eq!(CacheMode::from_name("UC_MINUS"), Some(CacheMode::UcMinus));
+        assert_eq!(CacheMode::from_name("uc"), Some(CacheMode::Uc));
+        assert_eq!(CacheMode::from_name("wB"), Some(CacheMode::Wb));
+        for bad in ["", "W", "WBX", " WB", "UC--", "uc-minus"] {
+            assert_eq!(CacheMode::from_name(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn every_bit_at_every_level() {
+        let pat = PatTable::from_msr(NATIVE_MSR);
+        for level in LEVELS {
+            for n in 0..64 {
+                let val = 1u64 << n;
+                let a = PteAttrs::decode(val, level, &pat);
+                let ctx = std::format!("{level:?} bit {n}");
+                let in_frame = (12..52).contains(&n) && n >= level.size().trailing_zeros();
+                assert_eq!(a.pfn(), if in_frame { val >> 12 } else { 0 }, "{ctx}");
+                assert_eq!(a.flags(), if in_frame { 0 } else { val }, "{ctx}");
+                assert_eq!(a.val(), val, "{ctx}");
+                assert_eq!(a.level(), level, "{ctx}");
+                assert_eq!(a.present(), n == 0, "{ctx}");
+                assert_eq!(a.rw(), n == 1, "{ctx}");
+                assert_eq!(a.user(), n == 2, "{ctx}");
+                assert_eq!(a.pwt(), n == 3, "{ctx}");
+                assert_eq!(a.pcd(), n == 4, "{ctx}");
+                assert_eq!(a.accessed(), n == 5, "{ctx}");
+                assert_eq!(a.dirty(), n == 6, "{ctx}");
+                assert_eq!(a.pse(), n == 7 && level != Level::K4, "{ctx}");
+                assert_eq!(a.pat(), n == level.pat_bit(), "{ctx}");
+                assert_eq!(a.global(), n == 8, "{ctx}");
+                assert_eq!(a.nx(), n == 63, "{ctx}");
+                let soft = match n {
+                    9..=11 => 1 << (n - 9),
+                    57 | 58 => 1 << (n - 54),
+                    _ => 0,
+                };
+                assert_eq!(a.soft_bits(), soft, "{ctx}");
+                let pkey = if (59..63).contains(&n) {
+                    1 << (n - 59)
+                } else {
+                    0
+                };
+                assert_eq!(a.pkey(), pkey, "{ctx}");
+                let idx = match n {
+                    3 => 1,
+                    4 => 2,
+                    _ if n == level.pat_bit() => 4,
+                    _ => 0,
+                };
+                assert_eq!(a.pat_index(), idx, "{ctx}");
+                assert_eq!(pat_index(val, level), idx, "{ctx}");
+                assert_eq!(a.cache_mode(), pat.mode(idx), "{ctx}");
+            }
+        }
+    }
+
+    #[test]
+    fn bit7_and_bit12_depend_on_level() {
+        let pat = PatTable::from_msr(NATIVE_MSR);
+        let b7 = PteAttrs::decode(1 << 7, Level::K4, &pat);
+        assert!(b7.pat() && !b7.pse());
+        assert_eq!(b7.cache_mode(), Some(CacheMode::Wb));
+        let b7 = PteAttrs::decode(1 << 7, Level::M2, &pat);
+        assert!(!b7.pat() && b7.pse());
+        assert_eq!(b7.pat_index(), 0);
+        let b12 = PteAttrs::decode(1 << 12, Level::K4, &pat);
+        assert!(!b12.pat() && b12.pfn() == 1 && b12.flags() == 0);
+        for level in [Level::M2, Level::G1] {
+            let b12 = PteAttrs::decode(1 << 12, level, &pat);
+            assert!(b12.pat() && b12.pfn() == 0 && b12.flags() == 1 << 12);
+            assert_eq!(b12.pat_index(), 4);
+        }
+    }
+
+    #[test]
+    fn pfn_per_level() {
+        let pat = PatTable::from_msr(NATIVE_MSR);
+        let val = 0x8000_0001_2345_6163;
+        let pfn = |l| PteAttrs::decode(val, l, &pat).pfn();
+        assert_eq!(pfn(Level::K4), 0x12_3456);
+        assert_eq!(pfn(Level::M2), 0x12_3400);
+        assert_eq!(pfn(Level::G1), 0x10_0000);
+        assert_eq!(
+            PteAttrs::decode(val, Level::M2, &pat).flags(),
+            0x8000_0000_0005_6163
+        );
+        // Bits 52..63 are never part of the frame.
+        assert_eq!(
+            PteAttrs::decode(u64::MAX, Level::K4, &pat).pfn(),
+            0xff_ffff_ffff
+        );
+    }
+
+    #[test]
+    fn msr_tables() {
+        let native = PatTable::from_msr(NATIVE_MSR);
+        let xen = PatTable::from_msr(XEN_MSR);
+        assert_eq!(show(native), "WB WC UC- UC WB WP UC- WT");
+        assert_eq!(show(xen), "WB WT UC- UC WC WP UC UC");
+        // Reserved memory types 2 and 3 read as WB.
+        assert_eq!(show(PatTable::from_msr(0x0302)), "WB WB UC UC UC UC UC UC");
+        use CacheMode::*;
+        assert_eq!(native.index_of(Wb), Some(0));
+        assert_eq!(native.index_of(Wt), Some(7));
+        assert_eq!(xen.index_of(Uc), Some(3));
+        assert_eq!(xen.index_of(Wc), Some(4));
+        assert_eq!(PatTable::from_msr(NOPAT_MSR).index_of(Wc), None);
+        assert_eq!(native.mode(8 + 5), Some(Wp));
+    }
+
+    #[test]
+    fn every_pat_index() {
+        use CacheMode::*;
+        let cases = [
+            (NATIVE_MSR, [Wb, Wc, UcMinus, Uc, Wb, Wp, UcMinus, Wt]),
+            (XEN_MSR, [Wb, Wt, UcMinus, Uc, Wc, Wp, Uc, Uc]),
+        ];
+        for (msr, want) in cases {
+            let pat = PatTable::from_msr(msr);
+            for level in LEVELS {
+                for i in 0..8u8 {
+                    let val = idx_bits(i, level) | 1;
+                    let a = PteAttrs::decode(val, level, &pat);
+                    assert_eq!(a.pat_index(), i);
+                    assert_eq!(a.cache_mode(), Some(want[usize::from(i)]));
+                    assert_eq!(
+                        show(a).rsplit(' ').next(),
+                        Some(want[usize::from(i)].name())
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pack_round_trips() {
+        for msr in [NATIVE_MSR, XEN_MSR] {
+            let table = PatTable::from_msr(msr);
+            assert_eq!(PatTable::unpack(table.pack()), table);
+        }
+        let partial = PatTable::from_protvals(&protvals(&PatTable::from_msr(NATIVE_MSR)), None)
+            .unwrap();
+        assert_eq!(PatTable::unpack(partial.pack()), partial);
+        assert_eq!(PatTable::unpack(u64::MAX).mode(3), None);
+    }
+
+    #[test]
+    fn from_protvals_matches_msr() {
+        for msr in [NATIVE_MSR, XEN_MSR] {
+            let table = PatTable::from_msr(msr);
+            let pv = protvals(&table);
+            assert_eq!(PatTable::from_protvals(&pv, Some(msr)), Ok(table));
+            // Without the MSR only the indices the kernel uses are known.
+            let t = PatTable::from_protvals(&pv, None).unwrap();
+            for i in 0..8 {
+                let used = CacheMode::ALL
+                    .into_iter()
+                    .any(|m| table.index_of(m) == Some(i));
+                let want = if used { table.mode(i) } else { None };
+                assert_eq!(t.mode(i), want, "{msr:#x} index {i}");
+            }
+        }
+        let native = protvals(&PatTable::from_msr(NATIVE_MSR));
+        let t = PatTable::from_protvals(&native, None).unwrap();
+        assert_eq!(show(t), "WB WC UC- UC ? WP ? WT");
+        let xen = protvals(&PatTable::from_msr(XEN_MSR));
+        let t = PatTable::from_protvals(&xen, None).unwrap();
+        assert_eq!(show(t), "WB WT UC- UC WC WP ? ?");
+        assert_eq!(t.mode(6), None);
+        let a = PteAttrs::decode(idx_bits(6, Level::G1) | 1, Level::G1, &t);
+        assert_eq!(a.cache_mode(), None);
+        assert_eq!(show(a), "1G present ro x cache?");
+    }
+
+    #[test]
+    fn from_protvals_with_absent_modes() {
+        // PAT disabled: WC and WP are absent and fall back to the UC- slot.
+        let table = PatTable::from_msr(NOPAT_MSR);
+        let pv = protvals(&table);
+        assert_eq!(pv[CacheMode::Wc as usize], 1 << PCD);
+        assert_eq!(pv[CacheMode::Wp as usize], 1 << PCD);
+        assert_eq!(PatTable::from_protvals(&pv, Some(NOPAT_MSR)), Ok(table));
+        let t = PatTable::from_protvals(&pv, None).unwrap();
+        assert_eq!(show(t), "WB WT UC- UC ? ? ? ?");
+    }
+
+    #[test]
+    fn from_protvals_mismatch() {
+        // The kernel maps WC to index 1 but the MSR holds WT there (Xen) while
+        // WC is present at index 4.
+        let mut pv = protvals(&PatTable::from_msr(NATIVE_MSR));
+        let err = PatTable::from_protvals(&pv, Some(XEN_MSR)).unwrap_err();
+        assert_eq!(
+            err,
+            PatMismatch {
+                index: 1,
+                kernel: CacheMode::Wc,
+                msr: CacheMode::Wt,
+            }
+        );
+        assert_eq!(
+            show(err),
+            "PAT index 1: kernel uses it for WC but the MSR says WT"
+        );
+        // WC pointing at the UC- slot although the MSR has WC at index 1.
+        pv[CacheMode::Wc as usize] = 1 << PCD;
+        let err = PatTable::from_protvals(&pv, Some(NATIVE_MSR)).unwrap_err();
+        assert_eq!(
+            (err.index, err.kernel, err.msr),
+            (2, CacheMode::Wc, CacheMode::UcMinus)
+        );
+        // Without an MSR there is nothing to disagree with; UC- keeps its slot.
+        let t = PatTable::from_protvals(&pv, None).unwrap();
+        assert_eq!(t.mode(2), Some(CacheMode::UcMinus));
+        assert_eq!(t.mode(1), None);
+    }
+
+    #[test]
+    fn colliding_modes_without_uc_minus() {
+        // WT and WP both claim index 5 and UC- sits elsewhere: unknown.
+        let mut pv = protvals(&PatTable::from_msr(NATIVE_MSR));
+        pv[CacheMode::Wt as usize] = idx_bits(5, Level::K4);
+        let t = PatTable::from_protvals(&pv, None).unwrap();
+        assert_eq!(t.mode(5), None);
+        assert_eq!(show(t), "WB WC UC- UC ? ? ? ?");
+    }
+
+    #[test]
+    fn display() {
+        let pat = PatTable::from_msr(NATIVE_MSR);
+        let d = |v, l| show(PteAttrs::decode(v, l, &pat));
+        assert_eq!(
+            d(0x8000_0000_0123_4163, Level::K4),
+            "4K present rw nx global accessed dirty WB"
+        );
+        assert_eq!(
+            d(0x0000_0000_0120_0181, Level::M2),
+            "2M present ro x global pse WB"
+        );
+        assert_eq!(d(0x0000_0000_0120_0000, Level::M2), "2M not-present");
+        assert_eq!(d(0x0000_0000_0000_0002, Level::K4), "4K not-present");
+        assert_eq!(
+            d(0x1a00_0000_4000_1e9f, Level::G1),
+            "1G present rw user x pse pkey=3 soft=0xf WT"
+        );
+        assert_eq!(d(0x0000_0000_0000_0019, Level::K4), "4K present ro x UC");
+    }
+
+    #[test]
+    fn report() {
+        let pat = PatTable::from_msr(NATIVE_MSR);
+        let pte = 0x8000_0001_2345_6163;
+        let mut s = String::new();
+        write_report(&mut s, 0xffff_ffff_8100_0000, Level::K4, pte, pte, &pat).unwrap();
+        assert_eq!(
+            s,
+            "0xffffffff81000000: 4K present rw nx global accessed dirty WB\n\
+             addr=0xffffffff81000000\n\
+             mapped=1\n\
+             level=4K\n\
+             pv=0x8000000123456163\n\
+             raw=0x8000000123456163\n\
+             flags=0x8000000000000163\n\
+             pfn=0x123456\n\
+             raw_pfn=0x123456\n\
+             views=same\n\
+             present=1\n\
+             rw=1\n\
+             user=0\n\
+             pwt=0\n\
+             pcd=0\n\
+             pat=0\n\
+             accessed=1\n\
+             dirty=1\n\
+             pse=0\n\
+             global=1\n\
+             nx=1\n\
+             pkey=0\n\
+             soft=0x0\n\
+             pat_index=0\n\
+             cache=WB\n"
+        );
+
+        // Xen PV: the hook shows the pseudo-physical frame, the raw view the
+        // machine frame; index 6 is unknown in a table rebuilt without MSR.
+        let xen = protvals(&PatTable::from_msr(XEN_MSR));
+        let pat = PatTable::from_protvals(&xen, None).unwrap();
+        let pv = 0x0000_0000_0040_11f1;
+        let raw = 0x0000_0000_7fe0_11f1;
+        let mut s = String::new();
+        write_report(&mut s, 0xffff_8880_0040_0000, Level::M2, pv, raw, &pat).unwrap();
+        assert!(
+            s.starts_with("0xffff888000400000: 2M present ro x global accessed dirty pse cache?\n")
+        );
+        for line in [
+            "level=2M\n",
+            "pfn=0x400\n",
+            "raw_pfn=0x7fe00\n",
+            "flags=0x00000000000011f1\n",
+            "views=differ\n",
+            "pse=1\n",
+            "pat=1\n",
+            "pat_index=6\n",
+            "cache=?\n",
+        ] {
+            assert!(s.contains(line), "{line:?} missing in {s}");
+        }
+        assert_eq!(s.lines().count(), 25);
+        assert!(s.ends_with('\n'));
+    }
+
+    #[test]
+    fn unmapped() {
+        let mut s = String::new();
+        write_unmapped(&mut s, 0xffff_c900_0000_1000).unwrap();
+        assert_eq!(
+            s,
+            "0xffffc90000001000: not mapped\naddr=0xffffc90000001000\nmapped=0\n"
+        );
+    }
+}
