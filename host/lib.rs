@@ -10,5 +10,9 @@
 mod attrs;
 #[path = "../src/parse.rs"]
 mod parse;
+#[path = "../src/report.rs"]
+mod report;
+#[path = "../src/scenario.rs"]
+mod scenario;
 #[path = "../src/stats.rs"]
 mod stats;

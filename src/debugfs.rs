@@ -71,6 +71,17 @@ impl Rejected {
     }
 }
 
+/// Who may do what with a file: root only, always.
+#[derive(Copy, Clone, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// 0400.
+    Read,
+    /// 0600.
+    ReadWrite,
+    /// 0200: an action (`run`, `stop`, ...).
+    Write,
+}
+
 /// The data behind one debugfs file.
 pub(crate) trait Knob: Send + Sync + 'static {
     /// Renders the file's contents into `out` (called for every read).
@@ -176,22 +187,25 @@ impl Dir {
         })
     }
 
-    /// Adds a root-only file backed by `knob`: readable, and writable when
-    /// `writable`.
-    pub(crate) fn file<K: Knob>(&mut self, name: &'static CStr, writable: bool, knob: K) -> Result {
+    /// Adds a root-only file backed by `knob`.
+    pub(crate) fn file<K: Knob>(&mut self, name: &'static CStr, access: Access, knob: K) -> Result {
         self.entries.reserve(1, GFP_KERNEL)?;
         // `owner` pins the module while one of its files is open.
         let fops = bindings::file_operations {
             owner: self.module.as_ptr(),
             open: Some(bindings::simple_open),
             llseek: Some(bindings::default_llseek),
-            read: Some(read::<K>),
-            write: if writable { Some(write::<K>) } else { None },
+            read: (access != Access::Write).then_some(read::<K> as _),
+            write: (access != Access::Read).then_some(write::<K> as _),
             ..Default::default()
         };
         let entry = KBox::new(Entry { fops, name, knob }, GFP_KERNEL)?;
         let raw = KBox::into_raw(entry);
-        let mode: bindings::umode_t = if writable { 0o600 } else { 0o400 };
+        let mode: bindings::umode_t = match access {
+            Access::Read => 0o400,
+            Access::ReadWrite => 0o600,
+            Access::Write => 0o200,
+        };
         // SAFETY: `raw` is a valid, pinned-until-drop `Entry<K>` (it is freed
         // only after the directory is removed); `name` is NUL-terminated;
         // `self.dentry` is live by the type invariant.

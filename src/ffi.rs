@@ -10,7 +10,7 @@
 //! the pointers back to debugfs.
 
 use kernel::bindings;
-use kernel::ffi::{c_char, c_int, c_void};
+use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 
 extern "C" {
     /// `debugfs_create_dir()` (include/linux/debugfs.h).
@@ -40,4 +40,49 @@ extern "C" {
 
     /// `pat_enabled()`.
     pub(crate) fn pte_attrs_glue_pat_enabled() -> bool;
+
+    /// `alloc_pages(GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY, order)`.
+    pub(crate) fn pte_attrs_glue_alloc_pages(order: c_uint) -> *mut c_void;
+    /// `page_address()`.
+    pub(crate) fn pte_attrs_glue_page_address(page: *mut c_void) -> *mut c_void;
+    /// `nth_page()`.
+    pub(crate) fn pte_attrs_glue_nth_page(page: *mut c_void, n: c_ulong) -> *mut c_void;
+    /// `kthread_run()` of `"name/id"`, holding a task reference for
+    /// `kthread_stop_put()`; an `ERR_PTR` on failure.
+    pub(crate) fn pte_attrs_glue_kthread_run(
+        f: unsafe extern "C" fn(*mut c_void) -> c_int,
+        data: *mut c_void,
+        name: *const c_char,
+        id: c_uint,
+    ) -> *mut c_void;
+    /// The memory BAR `bar` of PCI device `want` (empty: the first display
+    /// device): its name, start and size; 0 or a negative errno.
+    pub(crate) fn pte_attrs_glue_find_bar(
+        want: *const c_char,
+        bar: c_int,
+        name: *mut c_char,
+        len: usize,
+        start: *mut u64,
+        size: *mut u64,
+    ) -> c_int;
+    /// Reads up to `len` bytes of the file at `path`; bytes read or a
+    /// negative errno.
+    pub(crate) fn pte_attrs_glue_read_file(path: *const c_char, buf: *mut u8, len: usize) -> isize;
+
+    /// `set_pages_uc()` (arch/x86/mm/pat/set_memory.c).
+    pub(crate) fn set_pages_uc(page: *mut c_void, numpages: c_int) -> c_int;
+    /// `set_pages_wb()`.
+    pub(crate) fn set_pages_wb(page: *mut c_void, numpages: c_int) -> c_int;
+    /// `set_pages_array_uc()`.
+    pub(crate) fn set_pages_array_uc(pages: *mut *mut c_void, numpages: c_int) -> c_int;
+    /// `set_pages_array_wc()`.
+    pub(crate) fn set_pages_array_wc(pages: *mut *mut c_void, numpages: c_int) -> c_int;
+    /// `set_pages_array_wb()`.
+    pub(crate) fn set_pages_array_wb(pages: *mut *mut c_void, numpages: c_int) -> c_int;
+    /// `set_memory_uc()`: really UC-.
+    pub(crate) fn set_memory_uc(addr: c_ulong, numpages: c_int) -> c_int;
+    /// `set_memory_wc()`.
+    pub(crate) fn set_memory_wc(addr: c_ulong, numpages: c_int) -> c_int;
+    /// `set_memory_wb()`.
+    pub(crate) fn set_memory_wb(addr: c_ulong, numpages: c_int) -> c_int;
 }

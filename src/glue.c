@@ -5,6 +5,12 @@
  * make up the API of include/pte_attrs.h.
  */
 #include <linux/export.h>
+#include <linux/fs.h>
+#include <linux/gfp.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/pci.h>
+#include <linux/sched/task.h>
 #include <asm/cpufeature.h>
 #include <asm/memtype.h>
 #include <asm/msr.h>
@@ -25,6 +31,80 @@ int pte_attrs_glue_pat_msr(u64 *val)
 bool pte_attrs_glue_pat_enabled(void)
 {
 	return pat_enabled();
+}
+
+/* Pages for the exerciser; never __GFP_COMP: CPA works on plain pages. */
+struct page *pte_attrs_glue_alloc_pages(unsigned int order)
+{
+	return alloc_pages(GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY, order);
+}
+
+void *pte_attrs_glue_page_address(struct page *page)
+{
+	return page_address(page);
+}
+
+struct page *pte_attrs_glue_nth_page(struct page *page, unsigned long n)
+{
+	return nth_page(page, n);
+}
+
+/*
+ * kthread_run() with an extra task reference, so that kthread_stop_put()
+ * is safe even when the thread has already returned.
+ */
+struct task_struct *pte_attrs_glue_kthread_run(int (*fn)(void *), void *data,
+					       const char *name, unsigned int id)
+{
+	struct task_struct *t = kthread_create(fn, data, "%s/%u", name, id);
+
+	if (IS_ERR(t))
+		return t;
+	get_task_struct(t);
+	wake_up_process(t);
+	return t;
+}
+
+/*
+ * Memory BAR @bar of the PCI device called @want ("0000:00:02.0"), or of
+ * the first display-class device if @want is empty: its name, start and
+ * size. -ENODEV if there is no such device or memory BAR.
+ */
+int pte_attrs_glue_find_bar(const char *want, int bar, char *name, size_t len,
+			    u64 *start, u64 *size)
+{
+	struct pci_dev *pdev = NULL;
+
+	if (bar < 0 || bar >= PCI_STD_NUM_BARS)
+		return -EINVAL;
+	for_each_pci_dev(pdev) {
+		if (*want ? strcmp(pci_name(pdev), want) :
+			    (pdev->class >> 16) != PCI_BASE_CLASS_DISPLAY)
+			continue;
+		if (!(pci_resource_flags(pdev, bar) & IORESOURCE_MEM) ||
+		    !pci_resource_len(pdev, bar))
+			continue;
+		strscpy(name, pci_name(pdev), len);
+		*start = pci_resource_start(pdev, bar);
+		*size = pci_resource_len(pdev, bar);
+		pci_dev_put(pdev);
+		return 0;
+	}
+	return -ENODEV;
+}
+
+/* Reads a (debugfs) text file of the kernel, e.g. x86/cpa_stats. */
+ssize_t pte_attrs_glue_read_file(const char *path, char *buf, size_t len)
+{
+	struct file *f = filp_open(path, O_RDONLY, 0);
+	loff_t pos = 0;
+	ssize_t n;
+
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	n = kernel_read(f, buf, len, &pos);
+	filp_close(f, NULL);
+	return n;
 }
 
 /* Implemented in Rust: src/export.rs. */

@@ -12,4 +12,15 @@ bool pte_attrs_glue_xenpv(void);
 int pte_attrs_glue_pat_msr(u64 *val);
 bool pte_attrs_glue_pat_enabled(void);
 
+struct page;
+struct task_struct;
+struct page *pte_attrs_glue_alloc_pages(unsigned int order);
+void *pte_attrs_glue_page_address(struct page *page);
+struct page *pte_attrs_glue_nth_page(struct page *page, unsigned long n);
+struct task_struct *pte_attrs_glue_kthread_run(int (*fn)(void *), void *data,
+					       const char *name, unsigned int id);
+int pte_attrs_glue_find_bar(const char *want, int bar, char *name, size_t len,
+			    u64 *start, u64 *size);
+ssize_t pte_attrs_glue_read_file(const char *path, char *buf, size_t len);
+
 #endif /* _PTE_ATTRS_GLUE_H */

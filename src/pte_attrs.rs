@@ -10,16 +10,27 @@
 
 use kernel::c_str;
 use kernel::prelude::*;
+use kernel::sync::Arc;
+
+use debugfs::Access;
+use exerciser::Exerciser;
+use exknobs::{ExKnob, Kind};
 
 mod accessor;
-#[allow(dead_code)]
 mod attrs;
+mod cpa;
 mod debugfs;
+mod exerciser;
+mod exknobs;
 mod export;
 mod ffi;
 mod knobs;
-#[allow(dead_code)] // Grows into the exerciser's knob parsing.
 mod parse;
+mod pool;
+mod report;
+mod scenario;
+mod scenarios;
+mod stats;
 
 module! {
     type: PteAttrsModule,
@@ -30,7 +41,10 @@ module! {
 }
 
 struct PteAttrsModule {
-    _dir: debugfs::Dir,
+    /// Dropped first: no file can start anything once it is gone.
+    dir: Option<debugfs::Dir>,
+    ex: Arc<Exerciser>,
+    shrinker: Option<pool::Shrinker>,
 }
 
 impl kernel::Module for PteAttrsModule {
@@ -45,15 +59,47 @@ impl kernel::Module for PteAttrsModule {
             },
             live.pat
         );
+        let ex = Exerciser::new()?;
+        let shrinker = ex.register_shrinker()?;
         let mut dir = debugfs::Dir::new(c_str!("pte_attrs"), module)?;
-        dir.file(c_str!("accessor"), false, knobs::Accessor { live })?;
-        dir.file(c_str!("lookup"), true, knobs::Lookup::new())?;
-        Ok(PteAttrsModule { _dir: dir })
+        dir.file(c_str!("accessor"), Access::Read, knobs::Accessor { live })?;
+        dir.file(c_str!("lookup"), Access::ReadWrite, knobs::Lookup::new())?;
+        for (name, access, kind) in [
+            (c_str!("scenario"), Access::ReadWrite, Kind::Scenario),
+            (c_str!("pages"), Access::ReadWrite, Kind::Pages),
+            (c_str!("max_order"), Access::ReadWrite, Kind::MaxOrder),
+            (c_str!("iterations"), Access::ReadWrite, Kind::Iterations),
+            (c_str!("threads"), Access::ReadWrite, Kind::Threads),
+            (c_str!("verify"), Access::ReadWrite, Kind::Verify),
+            (c_str!("bar"), Access::ReadWrite, Kind::Bar),
+            (c_str!("run"), Access::Write, Kind::Run),
+            (c_str!("stop"), Access::Write, Kind::Stop),
+            (c_str!("reset"), Access::Write, Kind::Reset),
+            (c_str!("evict"), Access::Write, Kind::Evict),
+            (c_str!("results"), Access::Read, Kind::Results),
+        ] {
+            let knob = ExKnob {
+                ex: ex.clone(),
+                kind,
+            };
+            dir.file(name, access, knob)?;
+        }
+        Ok(PteAttrsModule {
+            dir: Some(dir),
+            ex,
+            shrinker: Some(shrinker),
+        })
     }
 }
 
 impl Drop for PteAttrsModule {
     fn drop(&mut self) {
+        // Files first (removal waits for callbacks in flight), then the run
+        // (its workers restore and free what they changed), then the pool,
+        // then the shrinker that could still be evicting it.
+        drop(self.dir.take());
+        self.ex.shutdown();
+        drop(self.shrinker.take());
         pr_info!("unloaded\n");
     }
 }

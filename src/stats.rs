@@ -24,7 +24,7 @@
 //! exactly beside the buckets.
 //!
 //! Bucket counters are `u32` (saturating) to keep the histogram at
-//! [`HISTOGRAM_BYTES`] = 7728 bytes; a bucket would need more than four
+//! [`HISTOGRAM_BYTES`] = 7712 bytes; a bucket would need more than four
 //! billion samples to saturate, after which only percentiles lose accuracy.
 //!
 //! Recording is O(1), allocation-free and panic-free (all arithmetic is
@@ -53,7 +53,7 @@ pub(crate) const SUB: usize = 1 << SUB_BITS;
 const NUM_BUCKETS: usize = (64 - SUB_BITS as usize) * SUB + SUB;
 
 /// Size of a [`Histogram`] in bytes (checked at compile time).
-pub(crate) const HISTOGRAM_BYTES: usize = 7728;
+pub(crate) const HISTOGRAM_BYTES: usize = 7712;
 
 const _: () = assert!(core::mem::size_of::<Histogram>() == HISTOGRAM_BYTES);
 const _: () = assert!(HISTOGRAM_BYTES <= 8192);
@@ -88,15 +88,16 @@ const fn bucket_upper(i: usize) -> u64 {
 /// split into [`SUB`] = 32 sub-buckets, so a reported percentile is at most
 /// `1/SUB` (about 3.1%) above the exact one and never below it. Covers the
 /// full `u64` range with 1920 `u32` buckets; the whole structure is a fixed
-/// array of [`HISTOGRAM_BYTES`] = 7728 bytes, no heap.
+/// array of [`HISTOGRAM_BYTES`] = 7712 bytes, no heap.
 #[derive(Clone)]
 pub(crate) struct Histogram {
     /// Per-bucket sample counts (saturating).
     buckets: [u32; NUM_BUCKETS],
     /// Number of recorded samples (saturating).
     count: u64,
-    /// Sum of all recorded samples (saturating, cannot realistically saturate).
-    sum: u128,
+    /// Sum of all recorded samples (saturating: 2^64 ns is 584 years).
+    /// Not `u128`: the kernel has no 128-bit division (`__udivti3`).
+    sum: u64,
     /// Smallest recorded sample, `u64::MAX` when empty.
     min: u64,
     /// Largest recorded sample, `0` when empty.
@@ -127,7 +128,7 @@ impl Histogram {
             *b = b.saturating_add(1);
         }
         self.count = self.count.saturating_add(1);
-        self.sum = self.sum.saturating_add(u128::from(ns));
+        self.sum = self.sum.saturating_add(ns);
         self.min = self.min.min(ns);
         self.max = self.max.max(ns);
     }
@@ -154,6 +155,7 @@ impl Histogram {
     }
 
     /// Returns the number of recorded samples.
+    #[cfg(test)]
     pub(crate) fn count(&self) -> u64 {
         self.count
     }
@@ -173,8 +175,7 @@ impl Histogram {
         if self.count == 0 {
             return None;
         }
-        let mean = self.sum / u128::from(self.count);
-        Some(u64::try_from(mean).unwrap_or(u64::MAX))
+        Some(self.sum / self.count)
     }
 
     /// Returns the `per_mille`/1000 quantile, or `None` when empty.
@@ -197,11 +198,11 @@ impl Histogram {
         // Rank against the bucket total, which differs from `count` only if
         // a counter saturated; this keeps the walk below consistent.
         let total: u64 = self.buckets.iter().map(|&b| u64::from(b)).sum();
-        let pm = u128::from(per_mille.min(1000));
-        let rank = (u128::from(total) * pm).div_ceil(1000).max(1);
-        let mut seen: u128 = 0;
+        let pm = u64::from(per_mille.min(1000));
+        let rank = total.saturating_mul(pm).div_ceil(1000).max(1);
+        let mut seen: u64 = 0;
         for (i, &b) in self.buckets.iter().enumerate() {
-            seen += u128::from(b);
+            seen += u64::from(b);
             if seen >= rank {
                 return Some(bucket_upper(i).clamp(self.min, self.max));
             }
@@ -426,7 +427,10 @@ mod tests {
         assert_eq!(h.min(), Some(sorted[0]));
         assert_eq!(h.max(), Some(*sorted.last().unwrap()));
         let sum: u128 = values.iter().map(|&v| u128::from(v)).sum();
-        assert_eq!(h.mean(), Some((sum / values.len() as u128) as u64));
+        let n = values.len() as u64;
+        // The sum saturates at u64::MAX (no 128-bit division in the kernel).
+        let want = u64::try_from(sum).map_or(u64::MAX / n, |s| s / n);
+        assert_eq!(h.mean(), Some(want));
         assert_eq!(h.count(), values.len() as u64);
     }
 
@@ -539,7 +543,8 @@ mod tests {
         assert_eq!(h.count(), 3);
         assert_eq!(h.max(), Some(u64::MAX));
         assert_eq!(h.min(), Some(0));
-        assert_eq!(h.mean(), Some(((2 * u128::from(u64::MAX)) / 3) as u64));
+        // The sum saturates: the mean is then a lower bound.
+        assert_eq!(h.mean(), Some(u64::MAX / 3));
         assert_eq!(h.percentile(1000), Some(u64::MAX));
         assert_eq!(h.percentile(500), Some(u64::MAX));
         assert_eq!(h.percentile(0), Some(0));

@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Pages the exerciser owns, the CPA calls it makes on them, and the check
+//! of every page through the accessor.
+//!
+//! The exerciser changes the attributes of nothing else: a [`Block`] comes
+//! from the page allocator and a [`PageSet`] owns its blocks. A `PageSet`
+//! that was made WC or UC- puts its pages back to WB when dropped, before
+//! they are freed; a page that cannot be put back is leaked, never freed.
+
+use core::ptr::NonNull;
+
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::bindings;
+use kernel::error::{code::*, to_result, Result};
+use kernel::ffi::{c_int, c_ulong, c_void};
+use kernel::prelude::*;
+
+use crate::accessor;
+use crate::attrs::{CacheMode, PteAttrs};
+use crate::ffi;
+
+/// A `struct page *`, opaque here: only C functions look inside.
+pub(crate) type PagePtr = *mut c_void;
+
+/// A block of `1 << order` pages from the page allocator.
+///
+/// # Invariants
+///
+/// `head` is the first page of a block of `1 << order` pages allocated
+/// with `alloc_pages(order)`, owned by this value; its pages are WB
+/// whenever no [`PageSet`] holds them changed, so dropping frees them.
+pub(crate) struct Block {
+    head: NonNull<c_void>,
+    order: u32,
+}
+
+// SAFETY: a `Block` owns its pages; nothing ties them to a thread.
+unsafe impl Send for Block {}
+
+impl Block {
+    /// Allocates `1 << order` pages; `-ENOMEM` (quietly) if there are none.
+    pub(crate) fn alloc(order: u32) -> Result<Block> {
+        // SAFETY: any order up to MAX_PAGE_ORDER is valid; larger fails.
+        let head = unsafe { ffi::pte_attrs_glue_alloc_pages(order) };
+        Ok(Block {
+            head: NonNull::new(head).ok_or(ENOMEM)?,
+            order,
+        })
+    }
+
+    /// The block's order.
+    pub(crate) fn order(&self) -> u32 {
+        self.order
+    }
+
+    /// How many pages the block has.
+    pub(crate) fn len(&self) -> usize {
+        1 << self.order
+    }
+
+    /// The `i`th page (`i < len()`).
+    pub(crate) fn page(&self, i: usize) -> PagePtr {
+        debug_assert!(i < self.len());
+        // SAFETY: `head` starts a block of `len()` pages (type invariant).
+        unsafe { ffi::pte_attrs_glue_nth_page(self.head.as_ptr(), i as c_ulong) }
+    }
+
+    /// The direct-map address of the block's first page.
+    pub(crate) fn addr(&self) -> usize {
+        // SAFETY: `head` is a live page of the direct map (no highmem on
+        // x86_64).
+        unsafe { ffi::pte_attrs_glue_page_address(self.head.as_ptr()) as usize }
+    }
+
+    /// Writes `byte` to every byte of the block, as a GPU driver fills a
+    /// buffer object (through the direct map, whatever its cache mode).
+    pub(crate) fn fill(&self, byte: u8) {
+        // SAFETY: the block's `len()` pages are ours and contiguous in the
+        // direct map.
+        unsafe { core::ptr::write_bytes(self.addr() as *mut u8, byte, self.len() << 12) };
+    }
+
+    /// Gives the pages up without freeing them: for pages that could not
+    /// be made WB again, which must never go back to the allocator.
+    pub(crate) fn leak(self) {
+        pr_err!(
+            "leaking {} page(s) at {:#x}: not write-back\n",
+            self.len(),
+            self.addr()
+        );
+        core::mem::forget(self);
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        // SAFETY: the block was allocated with this order and is WB (type
+        // invariant); nothing refers to it any more.
+        unsafe { bindings::__free_pages(self.head.as_ptr().cast(), self.order) };
+    }
+}
+
+/// The CPA interface a change goes through.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Api {
+    /// `set_pages_uc/wb(page, n)` per block.
+    Pages,
+    /// `set_pages_array_uc/wc/wb(pages, n)` over all pages at once.
+    Array,
+    /// `set_memory_uc/wc/wb(addr, n)` per block.
+    Memory,
+}
+
+/// Calls `api` for `mode` on `blocks`, or on `array` (the same pages as
+/// page pointers) for [`Api::Array`].
+fn call(api: Api, mode: CacheMode, blocks: &[Block], array: &mut [PagePtr]) -> Result {
+    match api {
+        Api::Array => {
+            let n = c_int::try_from(array.len()).map_err(|_| EINVAL)?;
+            let p = array.as_mut_ptr();
+            // SAFETY: `array` holds `n` pages this module owns.
+            to_result(unsafe {
+                match mode {
+                    CacheMode::Wc => ffi::set_pages_array_wc(p, n),
+                    CacheMode::UcMinus => ffi::set_pages_array_uc(p, n),
+                    CacheMode::Wb => ffi::set_pages_array_wb(p, n),
+                    _ => return Err(EINVAL),
+                }
+            })
+        }
+        Api::Pages | Api::Memory => {
+            for b in blocks {
+                let n = b.len() as c_int;
+                // SAFETY: the block's pages are ours; `set_pages_*` and
+                // `set_memory_*` change only these pages' direct map (and
+                // its aliases, which CPA keeps in sync).
+                to_result(unsafe {
+                    match (api, mode) {
+                        (Api::Pages, CacheMode::UcMinus) => ffi::set_pages_uc(b.page(0), n),
+                        (Api::Pages, CacheMode::Wb) => ffi::set_pages_wb(b.page(0), n),
+                        (Api::Memory, CacheMode::Wc) => ffi::set_memory_wc(b.addr() as c_ulong, n),
+                        (Api::Memory, CacheMode::UcMinus) => {
+                            ffi::set_memory_uc(b.addr() as c_ulong, n)
+                        }
+                        (Api::Memory, CacheMode::Wb) => ffi::set_memory_wb(b.addr() as c_ulong, n),
+                        _ => return Err(EINVAL),
+                    }
+                })?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A page whose entry is not what a transition should have left.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Mismatch {
+    /// The page's direct-map address.
+    pub(crate) addr: usize,
+    /// The entry through the paravirt hook (0 if not mapped).
+    pub(crate) pv: u64,
+    /// The entry as stored (0 if not mapped).
+    pub(crate) raw: u64,
+    /// The mode the transition asked for.
+    pub(crate) want: CacheMode,
+}
+
+/// The mode the kernel really gives a `req` mapping: the PAT entry at the
+/// index its own translation (`cachemode2protval()`) picks.
+pub(crate) fn effective(req: CacheMode) -> Option<CacheMode> {
+    // SAFETY: `cachemode2protval()` is a pure table lookup.
+    let bits = unsafe { bindings::cachemode2protval(req as u32) } as u64;
+    accessor::pat().mode(crate::attrs::pat_index(bits, crate::attrs::Level::K4))
+}
+
+/// Checks through the accessor that the entry mapping `addr` is present
+/// and has the cache mode the kernel gives `want`.
+pub(crate) fn check(addr: usize, want: CacheMode) -> core::result::Result<(), Mismatch> {
+    let expect = effective(want);
+    let mismatch = |pv, raw| Mismatch { addr, pv, raw, want };
+    let Some(found) = accessor::lookup(addr as u64) else {
+        return Err(mismatch(0, 0));
+    };
+    let pv = accessor::pv_val(found.raw, found.level);
+    let got = PteAttrs::decode(pv, found.level, &accessor::pat());
+    if got.present() && got.cache_mode().is_some() && got.cache_mode() == expect {
+        Ok(())
+    } else {
+        Err(mismatch(pv, found.raw))
+    }
+}
+
+/// Pages owned as blocks, with the page-pointer array of the array API.
+///
+/// # Invariants
+///
+/// `array` lists every page of `blocks`, in order. `changed` is `Some`
+/// exactly when the pages may not be WB: between a successful non-WB call
+/// and the WB call that undoes it, which `Drop` makes if needed.
+pub(crate) struct PageSet {
+    blocks: KVec<Block>,
+    array: KVec<PagePtr>,
+    changed: Option<Api>,
+}
+
+// SAFETY: the set owns its pages; the pointers in `array` are to them.
+unsafe impl Send for PageSet {}
+
+impl PageSet {
+    /// An empty set.
+    pub(crate) fn new() -> Self {
+        PageSet {
+            blocks: KVec::new(),
+            array: KVec::new(),
+            changed: None,
+        }
+    }
+
+    /// Adds `block` (WB) to the set.
+    pub(crate) fn push(&mut self, block: Block) -> Result {
+        debug_assert!(self.changed.is_none());
+        self.array.reserve(block.len(), GFP_KERNEL)?;
+        self.blocks.reserve(1, GFP_KERNEL)?;
+        for i in 0..block.len() {
+            self.array.push(block.page(i), GFP_KERNEL)?;
+        }
+        self.blocks.push(block, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Allocates `orders` as blocks; `-ENOMEM` if memory runs out.
+    pub(crate) fn alloc(orders: impl Iterator<Item = u32>) -> Result<Self> {
+        let mut set = PageSet::new();
+        for order in orders {
+            set.push(Block::alloc(order)?)?;
+        }
+        Ok(set)
+    }
+
+    /// How many pages the set holds.
+    pub(crate) fn pages(&self) -> usize {
+        self.array.len()
+    }
+
+    /// The blocks of the set.
+    pub(crate) fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+
+    /// Makes every page `mode` through `api`. On failure the kernel has
+    /// rolled its change back (CPA does), and the set stays as it was.
+    pub(crate) fn set(&mut self, api: Api, mode: CacheMode) -> Result {
+        call(api, mode, &self.blocks, &mut self.array)?;
+        self.changed = if mode == CacheMode::Wb { None } else { Some(api) };
+        Ok(())
+    }
+
+    /// Asks `api` for `mode` again, expecting the kernel to refuse (a
+    /// second WC request on pages that are not WB); `Ok` if it accepted.
+    pub(crate) fn set_again(&mut self, api: Api, mode: CacheMode) -> Result {
+        call(api, mode, &self.blocks, &mut self.array)
+    }
+
+    /// Checks every page against `want`; returns how many failed and the
+    /// first failure.
+    pub(crate) fn verify(&self, want: CacheMode) -> (u64, Option<Mismatch>) {
+        let mut bad = 0;
+        let mut first = None;
+        for b in self.blocks.iter() {
+            for i in 0..b.len() {
+                if let Err(m) = check(b.addr() + (i << 12), want) {
+                    bad += 1;
+                    first.get_or_insert(m);
+                }
+            }
+        }
+        (bad, first)
+    }
+
+    /// Takes the blocks out of a set that is not WB, handing the duty to
+    /// restore them to the caller (the GEM pool wraps each in an entry
+    /// that restores it when evicted or dropped).
+    pub(crate) fn release_bound(mut self) -> KVec<Block> {
+        self.changed = None;
+        core::mem::take(&mut self.blocks)
+    }
+
+    /// Takes the blocks out of a set that is WB (`None` if it is not).
+    pub(crate) fn into_blocks(mut self) -> Option<KVec<Block>> {
+        if self.changed.is_some() {
+            return None;
+        }
+        Some(core::mem::take(&mut self.blocks))
+    }
+}
+
+impl Drop for PageSet {
+    fn drop(&mut self) {
+        let Some(api) = self.changed else {
+            return;
+        };
+        if let Err(e) = call(api, CacheMode::Wb, &self.blocks, &mut self.array) {
+            pr_err!("cannot restore {} page(s) to WB: {:?}\n", self.pages(), e);
+            while let Some(b) = pop(&mut self.blocks) {
+                b.leak();
+            }
+        }
+    }
+}
+
+/// Removes the last element of `v` (the 6.12 `KVec` has no `pop`).
+pub(crate) fn pop<T>(v: &mut KVec<T>) -> Option<T> {
+    let n = v.len().checked_sub(1)?;
+    // SAFETY: element `n` is initialised; shrinking the length first hands
+    // its ownership to the read.
+    unsafe {
+        v.set_len(n);
+        Some(v.as_mut_ptr().add(n).read())
+    }
+}

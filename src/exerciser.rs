@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The CPA exerciser: runs a scenario on worker threads and keeps what
+//! they counted.
+//!
+//! A run is started from the `run` knob and goes on in kernel threads, so
+//! that `stop`, `rmmod` and readers of `results` are never blocked by it.
+//! Each worker owns the pages it changes ([`crate::cpa::PageSet`]) and
+//! restores them before it returns, whether the run ends, is stopped, or
+//! fails halfway; `stop` and unload wait for that.
+
+use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec, VBox};
+use kernel::bindings;
+use kernel::error::{code::*, Result};
+use kernel::ffi::{c_int, c_void};
+use kernel::prelude::*;
+use kernel::sync::{Arc, CondVar, Mutex};
+use kernel::{new_condvar, new_mutex};
+
+use crate::ffi;
+use crate::pool::{Pool, Shrinker, Why};
+use crate::report::RunStats;
+use crate::scenario::{Config, Scenario};
+use crate::scenarios;
+use crate::stats;
+
+/// Where a run is.
+#[derive(Copy, Clone, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Nothing has run since load or reset.
+    Idle,
+    /// Workers are running.
+    Running,
+    /// The last run finished.
+    Done,
+    /// The last run was stopped.
+    Stopped,
+}
+
+impl State {
+    fn name(self) -> &'static str {
+        match self {
+            State::Idle => "idle",
+            State::Running => "running",
+            State::Done => "done",
+            State::Stopped => "stopped",
+        }
+    }
+}
+
+/// A worker thread, with the task reference `kthread_stop_put` drops.
+struct Task(*mut c_void);
+
+// SAFETY: a task reference may be dropped from any thread.
+unsafe impl Send for Task {}
+
+/// The PCI BAR the `ioremap` scenario maps.
+#[derive(Copy, Clone)]
+pub(crate) struct Bar {
+    /// The device's name, NUL-padded ("0000:00:02.0"); empty for the first
+    /// display-class device.
+    pub(crate) dev: [u8; 32],
+    /// The BAR index.
+    pub(crate) index: u8,
+}
+
+/// What the `ioremap` scenario found; shown in `results`.
+#[derive(Copy, Clone, Default)]
+pub(crate) struct IoremapFacts {
+    /// The device mapped.
+    pub(crate) dev: [u8; 32],
+    /// The BAR's physical start.
+    pub(crate) start: u64,
+    /// How much of it was mapped.
+    pub(crate) size: u64,
+    /// `pat_memtype_list` showed the WC range while it was mapped.
+    pub(crate) memtype_listed: bool,
+    /// ... and no longer after `iounmap`.
+    pub(crate) memtype_gone: bool,
+    /// What `ioremap_uc` over a live WC mapping gave: `None` if refused,
+    /// else the mode its PTEs have.
+    pub(crate) conflict: Option<Option<crate::attrs::CacheMode>>,
+    /// Whether the conflict case ran.
+    pub(crate) conflict_tried: bool,
+}
+
+/// The state of runs.
+struct Runs {
+    state: State,
+    /// Unload has begun: no new run.
+    closed: bool,
+    /// Workers still running.
+    active: u64,
+    tasks: KVec<Task>,
+    /// The configuration of the last run.
+    cfg: Config,
+    stats: Option<VBox<RunStats>>,
+    started_ns: i64,
+    elapsed_ns: i64,
+    cpa_before: Option<KVec<u8>>,
+    cpa_after: Option<KVec<u8>>,
+    ioremap: IoremapFacts,
+}
+
+/// The exerciser: knobs' values, the run, the GEM pool.
+#[pin_data]
+pub(crate) struct Exerciser {
+    #[pin]
+    cfg: Mutex<Config>,
+    #[pin]
+    bar: Mutex<Bar>,
+    #[pin]
+    runs: Mutex<Runs>,
+    #[pin]
+    ended: CondVar,
+    /// Asks workers to stop at their next step.
+    stop: AtomicBool,
+    #[pin]
+    pool: Pool,
+}
+
+/// What a worker thread gets.
+struct WorkerArgs {
+    ex: Arc<Exerciser>,
+    id: u32,
+    cfg: Config,
+    bar: Bar,
+}
+
+impl Exerciser {
+    /// An idle exerciser with the default knobs.
+    pub(crate) fn new() -> Result<Arc<Exerciser>> {
+        Arc::pin_init(
+            pin_init!(Exerciser {
+                cfg <- new_mutex!(Config::DEFAULT, "pte_attrs::cfg"),
+                bar <- new_mutex!(Bar { dev: [0; 32], index: 0 }, "pte_attrs::bar"),
+                runs <- new_mutex!(
+                    Runs {
+                        state: State::Idle,
+                        closed: false,
+                        active: 0,
+                        tasks: KVec::new(),
+                        cfg: Config::DEFAULT,
+                        stats: None,
+                        started_ns: 0,
+                        elapsed_ns: 0,
+                        cpa_before: None,
+                        cpa_after: None,
+                        ioremap: IoremapFacts::default(),
+                    },
+                    "pte_attrs::runs"
+                ),
+                ended <- new_condvar!("pte_attrs::ended"),
+                stop: AtomicBool::new(false),
+                pool <- Pool::new(),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Registers the pool's shrinker.
+    pub(crate) fn register_shrinker(self: &Arc<Self>) -> Result<Shrinker> {
+        // SAFETY: the pool lives in the exerciser, which the module keeps
+        // until after it has dropped the shrinker.
+        unsafe { Shrinker::register(&self.pool) }
+    }
+
+    /// Runs `f` on the knobs.
+    pub(crate) fn with_cfg<R>(&self, f: impl FnOnce(&mut Config) -> R) -> R {
+        f(&mut self.cfg.lock())
+    }
+
+    /// Runs `f` on the BAR selection.
+    pub(crate) fn with_bar<R>(&self, f: impl FnOnce(&mut Bar) -> R) -> R {
+        f(&mut self.bar.lock())
+    }
+
+    /// The GEM pool.
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Whether workers should stop now.
+    pub(crate) fn stopping(&self) -> bool {
+        // SAFETY: `kthread_should_stop()` may be called from any kthread;
+        // workers are kthreads.
+        self.stop.load(Ordering::Relaxed) || unsafe { bindings::kthread_should_stop() }
+    }
+
+    /// Starts a run of the current knobs. `-EBUSY` while one runs,
+    /// `-ENOMEM` if memory cannot hold it (nothing changed then),
+    /// `-ENODEV` for `ioremap` without a memory BAR.
+    pub(crate) fn start(self: &Arc<Self>) -> core::result::Result<(), (Error, &'static str)> {
+        let cfg = *self.cfg.lock();
+        let bar = *self.bar.lock();
+        // SAFETY: a plain query.
+        let avail = unsafe { bindings::si_mem_available() }.max(0) as u64;
+        if cfg.peak_pages() > avail / 2 {
+            pr_err!(
+                "run: {} needs up to {} pages, but only {} are available (half may be used)\n",
+                cfg.scenario,
+                cfg.peak_pages(),
+                avail
+            );
+            return Err((ENOMEM, "not enough memory for this run"));
+        }
+        let stats = VBox::new(RunStats::new(), GFP_KERNEL).map_err(|_| (ENOMEM, "no memory for the results"))?;
+        let old = {
+            let mut runs = self.runs.lock();
+            if runs.closed {
+                return Err((ENODEV, "the module is unloading"));
+            }
+            if runs.state == State::Running {
+                return Err((EBUSY, "a run is in progress"));
+            }
+            runs.state = State::Running;
+            self.stop.store(false, Ordering::Relaxed);
+            runs.active = cfg.threads;
+            runs.cfg = cfg;
+            runs.stats = Some(stats);
+            runs.ioremap = IoremapFacts::default();
+            runs.cpa_after = None;
+            core::mem::take(&mut runs.tasks)
+        };
+        reap(old);
+        let before = read_cpa_stats();
+        {
+            let mut runs = self.runs.lock();
+            runs.cpa_before = before;
+            // SAFETY: ktime_get() has no preconditions.
+            runs.started_ns = unsafe { bindings::ktime_get() };
+        }
+        pr_info!(
+            "run: {} pages={} max_order={} iterations={} threads={} verify={}\n",
+            cfg.scenario,
+            cfg.pages,
+            cfg.max_order,
+            cfg.iterations,
+            cfg.threads,
+            u8::from(cfg.verify)
+        );
+        for id in 0..cfg.threads as u32 {
+            if let Err(e) = self.spawn(id, cfg, bar) {
+                pr_err!("run: cannot start worker {}: {:?}\n", id, e);
+                // Account for the workers that will never run.
+                let missing = cfg.threads - u64::from(id);
+                self.finish_workers(missing, None);
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn(self: &Arc<Self>, id: u32, cfg: Config, bar: Bar) -> Result {
+        let args = KBox::new(
+            WorkerArgs {
+                ex: self.clone(),
+                id,
+                cfg,
+                bar,
+            },
+            GFP_KERNEL,
+        )?;
+        let raw = KBox::into_raw(args);
+        // SAFETY: `worker` takes ownership of `raw`; the name is a
+        // NUL-terminated constant.
+        let task = unsafe {
+            ffi::pte_attrs_glue_kthread_run(
+                worker,
+                raw.cast(),
+                c"pte_attrs".as_ptr().cast(),
+                id,
+            )
+        };
+        if let Err(e) = kernel::error::from_err_ptr(task) {
+            // SAFETY: the thread was not created, so `raw` is still ours.
+            drop(unsafe { KBox::from_raw(raw) });
+            return Err(e);
+        }
+        let mut runs = self.runs.lock();
+        if runs.tasks.push(Task(task), GFP_KERNEL).is_err() {
+            drop(runs);
+            // Cannot keep the reference: wait for this worker right away.
+            pr_err!("run: no memory to track worker {}; waiting for it\n", id);
+            reap_one(Task(task));
+        }
+        Ok(())
+    }
+
+    /// Called by each worker at its end (and for workers that never ran):
+    /// merges `stats`; the last one closes the run.
+    fn finish_workers(&self, n: u64, stats: Option<&RunStats>) {
+        let last = {
+            let mut runs = self.runs.lock();
+            if let (Some(all), Some(s)) = (runs.stats.as_mut(), stats) {
+                all.merge(s);
+            } else if let Some(all) = runs.stats.as_mut() {
+                all.errors += n;
+            }
+            runs.active -= n.min(runs.active);
+            runs.active == 0
+        };
+        if !last {
+            return;
+        }
+        let after = read_cpa_stats();
+        let mut runs = self.runs.lock();
+        runs.cpa_after = after;
+        // SAFETY: ktime_get() has no preconditions.
+        runs.elapsed_ns = unsafe { bindings::ktime_get() } - runs.started_ns;
+        runs.state = if self.stop.load(Ordering::Relaxed) {
+            State::Stopped
+        } else {
+            State::Done
+        };
+        let (ops, failures) = runs
+            .stats
+            .as_ref()
+            .map_or((0, 0), |s| (s.ops.iter().map(|o| o.ops).sum::<u64>(), s.verify_failures));
+        pr_info!(
+            "run: {} {}: {} transitions, {} verification failures\n",
+            runs.cfg.scenario,
+            runs.state.name(),
+            ops,
+            failures
+        );
+        self.ended.notify_all();
+    }
+
+    /// Records what the `ioremap` scenario found.
+    pub(crate) fn set_ioremap_facts(&self, facts: IoremapFacts) {
+        self.runs.lock().ioremap = facts;
+    }
+
+    /// Stops the run, if any, and waits until its workers have restored
+    /// and freed everything they changed.
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let tasks = {
+            let mut runs = self.runs.lock();
+            while runs.state == State::Running {
+                self.ended.wait(&mut runs);
+            }
+            core::mem::take(&mut runs.tasks)
+        };
+        reap(tasks);
+    }
+
+    /// Clears the results of the last run. `-EBUSY` while one runs.
+    pub(crate) fn reset(&self) -> Result {
+        let mut runs = self.runs.lock();
+        if runs.state == State::Running {
+            return Err(EBUSY);
+        }
+        runs.state = State::Idle;
+        runs.stats = None;
+        runs.cpa_before = None;
+        runs.cpa_after = None;
+        runs.ioremap = IoremapFacts::default();
+        drop(runs);
+        self.pool.with_evictions(|e| {
+            e.stats.reset();
+            e.verify_failures = 0;
+            e.shrinker_scans = 0;
+            e.shrinker_pages = 0;
+        });
+        Ok(())
+    }
+
+    /// Unload: no new run, the current one stopped, the pool emptied.
+    pub(crate) fn shutdown(&self) {
+        self.runs.lock().closed = true;
+        self.stop();
+        self.pool.evict(u64::MAX, Why::Owner);
+    }
+
+    /// Writes the `results` file.
+    pub(crate) fn write_results(&self, w: &mut impl Write) -> core::fmt::Result {
+        let runs = self.runs.lock();
+        let c = &runs.cfg;
+        writeln!(w, "state={}", runs.state.name())?;
+        writeln!(w, "scenario={}", c.scenario)?;
+        writeln!(
+            w,
+            "config=pages={} max_order={} iterations={} threads={} verify={}",
+            c.pages,
+            c.max_order,
+            c.iterations,
+            c.threads,
+            u8::from(c.verify)
+        )?;
+        writeln!(w, "elapsed_ns={}", runs.elapsed_ns.max(0))?;
+        match runs.stats.as_ref() {
+            Some(s) => s.write_kv(w, c.scenario)?,
+            None => writeln!(w, "ops=0")?,
+        }
+        if c.scenario == Scenario::Ioremap && runs.stats.is_some() {
+            let f = &runs.ioremap;
+            writeln!(w, "ioremap.device={}", cstr_field(&f.dev))?;
+            writeln!(w, "ioremap.start={:#x}", f.start)?;
+            writeln!(w, "ioremap.size={:#x}", f.size)?;
+            writeln!(w, "ioremap.memtype_listed={}", u8::from(f.memtype_listed))?;
+            writeln!(w, "ioremap.memtype_gone_after_unmap={}", u8::from(f.memtype_gone))?;
+            if f.conflict_tried {
+                let got = match f.conflict {
+                    None => "refused",
+                    Some(None) => "mapped-unknown",
+                    Some(Some(m)) => m.name(),
+                };
+                writeln!(w, "ioremap.conflict_uc_over_wc={got}")?;
+            }
+        }
+        if let (Some(before), Some(after)) = (runs.cpa_before.as_ref(), runs.cpa_after.as_ref()) {
+            write_cpa_delta(w, before, after)?;
+        }
+        drop(runs);
+        writeln!(w, "pool_pages={}", self.pool.pages())?;
+        self.pool.with_evictions(|e| {
+            writeln!(w, "pool.shrinker_scans={}", e.shrinker_scans)?;
+            writeln!(w, "pool.shrinker_pages={}", e.shrinker_pages)?;
+            writeln!(w, "pool.verify_failures={}", e.verify_failures)?;
+            e.stats.write_kv(w, "pool.evict")
+        })
+    }
+}
+
+/// The text of a NUL-padded name field.
+pub(crate) fn cstr_field(b: &[u8]) -> &str {
+    let n = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    core::str::from_utf8(&b[..n]).unwrap_or("?")
+}
+
+/// Waits for the given worker threads to exit and drops their references.
+fn reap(tasks: KVec<Task>) {
+    for t in tasks {
+        reap_one(t);
+    }
+}
+
+fn reap_one(t: Task) {
+    // SAFETY: `t` holds a task reference taken at creation; every worker
+    // has run (a run's state leaves `Running` only when all have
+    // returned), so stopping it only waits for its exit.
+    unsafe { bindings::kthread_stop_put(t.0.cast()) };
+}
+
+/// The worker thread.
+///
+/// # Safety
+///
+/// `data` comes from `KBox::<WorkerArgs>::into_raw` and is not used again.
+unsafe extern "C" fn worker(data: *mut c_void) -> c_int {
+    // SAFETY: by the function's safety contract.
+    let args = unsafe { KBox::from_raw(data.cast::<WorkerArgs>()) };
+    let WorkerArgs { ex, id, cfg, bar } = KBox::into_inner(args);
+    match VBox::new(RunStats::new(), GFP_KERNEL) {
+        Ok(mut stats) => {
+            scenarios::run(&ex, &cfg, bar, id, &mut stats);
+            ex.finish_workers(1, Some(&stats));
+        }
+        Err(_) => {
+            pr_err!("worker {}: no memory for its counters\n", id);
+            ex.finish_workers(1, None);
+        }
+    }
+    0
+}
+
+/// The kernel's CPA counters, if the kernel has them.
+fn read_cpa_stats() -> Option<KVec<u8>> {
+    let mut buf = KVec::from_elem(0u8, 1024, GFP_KERNEL).ok()?;
+    // SAFETY: `buf` has room for 1024 bytes; the path is NUL-terminated.
+    let n = unsafe {
+        ffi::pte_attrs_glue_read_file(c"/sys/kernel/debug/x86/cpa_stats".as_ptr().cast(), buf.as_mut_ptr(), 1024)
+    };
+    let n = usize::try_from(n).ok()?;
+    // SAFETY: the first `n` bytes were written.
+    unsafe { buf.set_len(n) };
+    Some(buf)
+}
+
+/// One `cpa_stats.<counter>_delta=` line per counter of the kernel's
+/// `x86/cpa_stats`, over the run.
+fn write_cpa_delta(w: &mut impl Write, before: &[u8], after: &[u8]) -> core::fmt::Result {
+    let (Ok(before), Ok(after)) = (core::str::from_utf8(before), core::str::from_utf8(after)) else {
+        return Ok(());
+    };
+    let mut r = Ok(());
+    stats::parse_colon_kv(after, |name, a| {
+        let mut b = 0;
+        stats::parse_colon_kv(before, |n, v| {
+            if n == name {
+                b = v;
+            }
+        });
+        if r.is_ok() {
+            r = w
+                .write_str("cpa_stats.")
+                .and_then(|()| stats::write_key(w, name))
+                .and_then(|()| writeln!(w, "_delta={}", a.wrapping_sub(b) as i64));
+        }
+    });
+    r
+}

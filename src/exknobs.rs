@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The exerciser's debugfs files. None of them takes an address: the
+//! exerciser only changes pages it allocated and mappings it created.
+
+use core::fmt::Write;
+
+use kernel::error::{code::*, Result};
+use kernel::sync::Arc;
+
+use crate::debugfs::{Knob, Output, Rejected};
+use crate::exerciser::{cstr_field, Exerciser};
+use crate::parse::{self, ParseError};
+use crate::scenario::{Scenario, MAX_ITERATIONS, MAX_ORDER, MAX_PAGES, MAX_THREADS};
+
+/// Which file.
+#[derive(Copy, Clone)]
+pub(crate) enum Kind {
+    /// `scenario`: one of the scenario names.
+    Scenario,
+    /// `pages`: pages per batch and thread (1..=2^20).
+    Pages,
+    /// `max_order`: largest `gem_evict` block order (0..=10).
+    MaxOrder,
+    /// `iterations`: rounds per thread (1..=10^6).
+    Iterations,
+    /// `threads`: worker threads (1..=16).
+    Threads,
+    /// `verify`: check every transition through the accessor (0/1).
+    Verify,
+    /// `bar`: `auto` or `<pci device>[/<bar>]` for `ioremap`.
+    Bar,
+    /// `run`: write 1 to start a run.
+    Run,
+    /// `stop`: write 1 to stop the run and wait until it has cleaned up.
+    Stop,
+    /// `reset`: write 1 to clear the results.
+    Reset,
+    /// `evict`: write 1 to evict the whole GEM pool.
+    Evict,
+    /// `results`: `key=value` lines of the last run.
+    Results,
+}
+
+/// A file of the exerciser.
+pub(crate) struct ExKnob {
+    /// The exerciser.
+    pub(crate) ex: Arc<Exerciser>,
+    /// Which file.
+    pub(crate) kind: Kind,
+}
+
+fn one(input: &[u8]) -> Result<(), Rejected> {
+    if parse::token(input)? == "1" {
+        Ok(())
+    } else {
+        Err(Rejected::new(EINVAL, "write 1"))
+    }
+}
+
+impl Knob for ExKnob {
+    fn show(&self, out: &mut Output) -> Result {
+        let ex = &self.ex;
+        let r = match self.kind {
+            Kind::Scenario => {
+                let cur = ex.with_cfg(|c| c.scenario);
+                Scenario::ALL.iter().try_for_each(|&s| {
+                    if s == cur {
+                        write!(out, "[{s}] ")
+                    } else {
+                        write!(out, "{s} ")
+                    }
+                })
+                .and_then(|()| writeln!(out))
+            }
+            Kind::Pages => writeln!(out, "{}", ex.with_cfg(|c| c.pages)),
+            Kind::MaxOrder => writeln!(out, "{}", ex.with_cfg(|c| c.max_order)),
+            Kind::Iterations => writeln!(out, "{}", ex.with_cfg(|c| c.iterations)),
+            Kind::Threads => writeln!(out, "{}", ex.with_cfg(|c| c.threads)),
+            Kind::Verify => writeln!(out, "{}", u8::from(ex.with_cfg(|c| c.verify))),
+            Kind::Bar => {
+                let bar = ex.with_bar(|b| *b);
+                match cstr_field(&bar.dev) {
+                    "" => writeln!(out, "auto/{}", bar.index),
+                    d => writeln!(out, "{d}/{}", bar.index),
+                }
+            }
+            Kind::Run | Kind::Stop | Kind::Reset | Kind::Evict => Ok(()),
+            Kind::Results => ex.write_results(out),
+        };
+        r.map_err(|_| ENOMEM)
+    }
+
+    fn store(&self, input: &[u8]) -> Result<(), Rejected> {
+        let ex = &self.ex;
+        match self.kind {
+            Kind::Scenario => {
+                let s = Scenario::from_name(parse::token(input)?)
+                    .ok_or(Rejected::new(EINVAL, "unknown scenario (read the file for the list)"))?;
+                ex.with_cfg(|c| c.scenario = s);
+            }
+            Kind::Pages => {
+                let v = parse::parse_u64_in(input, 1, MAX_PAGES)?;
+                ex.with_cfg(|c| c.pages = v);
+            }
+            Kind::MaxOrder => {
+                let v = parse::parse_u64_in(input, 0, MAX_ORDER)?;
+                ex.with_cfg(|c| c.max_order = v);
+            }
+            Kind::Iterations => {
+                let v = parse::parse_u64_in(input, 1, MAX_ITERATIONS)?;
+                ex.with_cfg(|c| c.iterations = v);
+            }
+            Kind::Threads => {
+                let v = parse::parse_u64_in(input, 1, MAX_THREADS)?;
+                ex.with_cfg(|c| c.threads = v);
+            }
+            Kind::Verify => {
+                let v = parse::parse_bool(input)?;
+                ex.with_cfg(|c| c.verify = v);
+            }
+            Kind::Bar => {
+                let t = parse::token(input)?;
+                let (dev, index) = match crate::attrs::cut(t, "/") {
+                    Some((d, i)) => (d, parse::parse_u64_in(i.as_bytes(), 0, 5)?),
+                    None => (t, 0),
+                };
+                let dev = if dev == "auto" { "" } else { dev };
+                let mut name = [0u8; 32];
+                if dev.len() >= name.len() {
+                    return Err(ParseError::Invalid.into());
+                }
+                name[..dev.len()].copy_from_slice(dev.as_bytes());
+                ex.with_bar(|b| {
+                    b.dev = name;
+                    b.index = index as u8;
+                });
+            }
+            Kind::Run => {
+                one(input)?;
+                ex.start().map_err(|(err, why)| Rejected::new(err, why))?;
+            }
+            Kind::Stop => {
+                one(input)?;
+                ex.stop();
+            }
+            Kind::Reset => {
+                one(input)?;
+                ex.reset().map_err(|e| Rejected::new(e, "a run is in progress"))?;
+            }
+            Kind::Evict => {
+                one(input)?;
+                ex.pool().evict(u64::MAX, crate::pool::Why::Owner);
+            }
+            Kind::Results => return Err(Rejected::new(EPERM, "the file is read-only")),
+        }
+        Ok(())
+    }
+}

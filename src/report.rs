@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The counters of one run and their `key=value` rendering. Kernel-free,
+//! host-tested.
+
+use core::fmt::{self, Write};
+
+use crate::scenario::{Op, Scenario};
+use crate::stats::OpStats;
+
+/// The most transitions a scenario times (see [`Scenario::ops`]).
+pub(crate) const MAX_OPS: usize = 5;
+
+/// What one thread (or, merged, a whole run) counted.
+#[derive(Clone)]
+pub(crate) struct RunStats {
+    /// Per transition, indexed like the scenario's [`Scenario::ops`].
+    pub(crate) ops: [OpStats; MAX_OPS],
+    /// Calls that failed where success was expected (and the run's own
+    /// failures: allocation, mapping).
+    pub(crate) errors: u64,
+    /// Pages whose entry was not what the transition should have left.
+    pub(crate) verify_failures: u64,
+    /// Pages checked through the accessor.
+    pub(crate) verified_pages: u64,
+    /// The first verification failure: address, paravirt and raw entry.
+    pub(crate) first_failure: Option<(u64, u64, u64)>,
+}
+
+impl RunStats {
+    /// Nothing counted yet.
+    pub(crate) const fn new() -> Self {
+        RunStats {
+            ops: [const { OpStats::new() }; MAX_OPS],
+            errors: 0,
+            verify_failures: 0,
+            verified_pages: 0,
+            first_failure: None,
+        }
+    }
+
+    /// The counters of `op` in `scenario` (`None` if it does not time it).
+    pub(crate) fn op(&mut self, scenario: Scenario, op: Op) -> Option<&mut OpStats> {
+        let i = scenario.ops().iter().position(|&o| o == op)?;
+        self.ops.get_mut(i)
+    }
+
+    /// Adds `other`'s counts.
+    pub(crate) fn merge(&mut self, other: &RunStats) {
+        for (a, b) in self.ops.iter_mut().zip(other.ops.iter()) {
+            a.merge(b);
+        }
+        self.errors += other.errors;
+        self.verify_failures += other.verify_failures;
+        self.verified_pages += other.verified_pages;
+        if self.first_failure.is_none() {
+            self.first_failure = other.first_failure;
+        }
+    }
+
+    /// Writes the run's lines: totals, then each transition's counters.
+    pub(crate) fn write_kv(&self, w: &mut impl Write, scenario: Scenario) -> fmt::Result {
+        let ops: u64 = self.ops.iter().map(|o| o.ops).sum();
+        writeln!(w, "ops={ops}")?;
+        writeln!(w, "errors={}", self.errors)?;
+        writeln!(w, "verified_pages={}", self.verified_pages)?;
+        writeln!(w, "verify_failures={}", self.verify_failures)?;
+        if let Some((addr, pv, raw)) = self.first_failure {
+            writeln!(w, "first_failure=addr={addr:#x} pv={pv:#018x} raw={raw:#018x}")?;
+        }
+        for (op, stats) in scenario.ops().iter().zip(self.ops.iter()) {
+            stats.write_kv(w, op.key())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use std::string::String;
+
+    #[test]
+    fn op_slots_follow_the_scenario() {
+        let mut r = RunStats::new();
+        assert!(r.op(Scenario::SetPages, Op::ArrayWc).is_none());
+        r.op(Scenario::SetPages, Op::SetPagesWb).unwrap().record_ok(4, 100);
+        assert_eq!(r.ops[1].ops, 1);
+        for s in Scenario::ALL {
+            assert!(s.ops().len() <= MAX_OPS, "{s}");
+        }
+    }
+
+    #[test]
+    fn merge_and_render() {
+        let mut a = RunStats::new();
+        a.op(Scenario::SetPages, Op::SetPagesUc).unwrap().record_ok(2, 50);
+        a.verified_pages = 2;
+        let mut b = RunStats::new();
+        b.op(Scenario::SetPages, Op::SetPagesUc).unwrap().record_ok(2, 70);
+        b.errors = 1;
+        b.verify_failures = 1;
+        b.first_failure = Some((0x1000, 0x8000_0000_0000_0173, 0x8000_0000_0000_0173));
+        a.merge(&b);
+        let mut s = String::new();
+        a.write_kv(&mut s, Scenario::SetPages).unwrap();
+        assert!(s.starts_with("ops=2\nerrors=1\nverified_pages=2\nverify_failures=1\n"), "{s}");
+        assert!(s.contains("first_failure=addr=0x1000 pv=0x8000000000000173 raw=0x8000000000000173\n"));
+        assert!(s.contains("set_pages.uc.ops=2\nset_pages.uc.pages=4\n"), "{s}");
+        assert!(s.contains("set_pages.uc.lat_min_ns=50\n"), "{s}");
+        assert!(s.contains("set_pages.wb.ops=0\n"), "{s}");
+    }
+}
