@@ -116,3 +116,51 @@ expect() {
 # dmesg_since MARK: kernel log lines after the line containing MARK.
 dmesg_mark() { echo "pte_attrs-selftest-mark $1" >/dev/kmsg; }
 dmesg_since() { dmesg | sed -n "/pte_attrs-selftest-mark $1\$/,\$p"; }
+
+# knob NAME VALUE: writes VALUE to the exerciser knob NAME.
+knob() { echo "$2" >"$PA_DIR/$1"; }
+
+# ex_state: the state line of the results.
+ex_state() { sed -n 's/^state=//p' "$PA_DIR/results"; }
+
+# ex_wait [SECONDS]: waits until no run is in progress (default 300 s).
+ex_wait() {
+	n=0
+	while [ "$(ex_state)" = running ]; do
+		n=$((n + 1))
+		[ "$n" -gt $((${1:-300} * 10)) ] && return 1
+		sleep 0.1
+	done
+}
+
+# ex_run SCENARIO [KNOB=VALUE...]: configures, runs, waits; the results
+# are in $PA_REPORT (so pa_get and expect read them).
+ex_run() {
+	knob scenario "$1"
+	shift
+	for kv in "$@"; do knob "${kv%%=*}" "${kv#*=}" || return 1; done
+	knob run 1 || return 1
+	ex_wait || return 1
+	PA_REPORT=$(cat "$PA_DIR/results")
+}
+
+# ex_defaults: the knobs back to their load-time values.
+ex_defaults() {
+	knob pages 16
+	knob max_order 4
+	knob iterations 8
+	knob threads 1
+	knob verify 1
+	knob bar auto
+}
+
+# nonzero KEY: the results value of KEY is a number above 0.
+nonzero() { v=$(pa_get "$1"); [ -n "$v" ] && [ "$v" -gt 0 ]; }
+
+# refused ERRNO_TEXT FILE VALUE: writing VALUE to FILE fails with the
+# error whose message contains ERRNO_TEXT ("Invalid argument", ...).
+refused() {
+	out=$( (echo "$3" >"$PA_DIR/$2") 2>&1 )
+	rc=$?
+	[ "$rc" -ne 0 ] && echo "$out" | grep -q "$1"
+}

@@ -28,7 +28,11 @@ use crate::ffi;
 
 /// The paravirt hook of each level (4K, 2M, 1G), as a function address;
 /// 0 means the identity (native, KVM, TCG, or no `CONFIG_PARAVIRT_XXL`).
-static HOOKS: [AtomicUsize; 3] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
+static HOOKS: [AtomicUsize; 3] = [
+    AtomicUsize::new(0),
+    AtomicUsize::new(0),
+    AtomicUsize::new(0),
+];
 
 /// The live PAT table, packed (see [`PatTable::pack`]); set once at load.
 static PAT: AtomicU64 = AtomicU64::new(u64::MAX);

@@ -497,32 +497,6 @@ pub(crate) fn write_unmapped(w: &mut impl fmt::Write, addr: u64) -> fmt::Result 
     writeln!(w, "mapped=0")
 }
 
-/// The type `pat_memtype_list` (`/sys/kernel/debug/x86/pat_memtype_list`)
-/// gives the range `[start, end)`, if a line lists exactly it. Lines read
-/// `PAT: [mem 0x%016x-0x%016x] <type>` with the memtype's exclusive end
-/// (`memtype_seq_show()`), the type named as `cattr_name()` does.
-pub(crate) fn memtype_in_list(text: &str, start: u64, end: u64) -> Option<CacheMode> {
-    text.lines().find_map(|line| {
-        let rest = line.strip_prefix("PAT: [mem 0x")?;
-        let (lo, rest) = cut(rest, "-0x")?;
-        let (hi, name) = cut(rest, "] ")?;
-        let lo = u64::from_str_radix(lo, 16).ok()?;
-        let hi = u64::from_str_radix(hi, 16).ok()?;
-        if lo != start || hi != end {
-            return None;
-        }
-        match name.trim_end() {
-            "write-back" => Some(CacheMode::Wb),
-            "write-combining" => Some(CacheMode::Wc),
-            "uncached-minus" => Some(CacheMode::UcMinus),
-            "uncached" => Some(CacheMode::Uc),
-            "write-through" => Some(CacheMode::Wt),
-            "write-protected" => Some(CacheMode::Wp),
-            _ => None,
-        }
-    })
-}
-
 /// `s` split around the first `sep`: `str::split_once` without its
 /// panicking slice path (objtool does not know the 1.96 panic helpers).
 pub(crate) fn cut<'a>(s: &'a str, sep: &str) -> Option<(&'a str, &'a str)> {
@@ -720,31 +694,13 @@ mod tests {
     }
 
     #[test]
-    fn memtype_list_lines() {
-        let text = "PAT: [mem 0x00000000fd000000-0x00000000fd200000] write-combining\n\
-                    PAT: [mem 0x00000000febf0000-0x00000000febf1000] uncached-minus\n\
-                    garbage line\n\
-                    PAT: [mem 0x00000000c0000000-0x00000000c0001000] write-through\n";
-        assert_eq!(memtype_in_list(text, 0xfd00_0000, 0xfd20_0000), Some(CacheMode::Wc));
-        assert_eq!(memtype_in_list(text, 0xfebf_0000, 0xfebf_1000), Some(CacheMode::UcMinus));
-        assert_eq!(memtype_in_list(text, 0xc000_0000, 0xc000_1000), Some(CacheMode::Wt));
-        // Only an exact range counts.
-        assert_eq!(memtype_in_list(text, 0xfd00_0000, 0xfd10_0000), None);
-        assert_eq!(memtype_in_list("", 0, 0x1000), None);
-        assert_eq!(
-            memtype_in_list("PAT: [mem 0x0000000000000000-0x0000000000001000] broken", 0, 0x1000),
-            None
-        );
-    }
-
-    #[test]
     fn pack_round_trips() {
         for msr in [NATIVE_MSR, XEN_MSR] {
             let table = PatTable::from_msr(msr);
             assert_eq!(PatTable::unpack(table.pack()), table);
         }
-        let partial = PatTable::from_protvals(&protvals(&PatTable::from_msr(NATIVE_MSR)), None)
-            .unwrap();
+        let partial =
+            PatTable::from_protvals(&protvals(&PatTable::from_msr(NATIVE_MSR)), None).unwrap();
         assert_eq!(PatTable::unpack(partial.pack()), partial);
         assert_eq!(PatTable::unpack(u64::MAX).mode(3), None);
     }

@@ -178,7 +178,12 @@ pub(crate) fn effective(req: CacheMode) -> Option<CacheMode> {
 /// and has the cache mode the kernel gives `want`.
 pub(crate) fn check(addr: usize, want: CacheMode) -> core::result::Result<(), Mismatch> {
     let expect = effective(want);
-    let mismatch = |pv, raw| Mismatch { addr, pv, raw, want };
+    let mismatch = |pv, raw| Mismatch {
+        addr,
+        pv,
+        raw,
+        want,
+    };
     let Some(found) = accessor::lookup(addr as u64) else {
         return Err(mismatch(0, 0));
     };
@@ -252,7 +257,11 @@ impl PageSet {
     /// rolled its change back (CPA does), and the set stays as it was.
     pub(crate) fn set(&mut self, api: Api, mode: CacheMode) -> Result {
         call(api, mode, &self.blocks, &mut self.array)?;
-        self.changed = if mode == CacheMode::Wb { None } else { Some(api) };
+        self.changed = if mode == CacheMode::Wb {
+            None
+        } else {
+            Some(api)
+        };
         Ok(())
     }
 

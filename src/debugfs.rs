@@ -102,7 +102,11 @@ pub(crate) struct Output {
 
 impl fmt::Write for Output {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        if self.buf.extend_from_slice(s.as_bytes(), GFP_KERNEL).is_err() {
+        if self
+            .buf
+            .extend_from_slice(s.as_bytes(), GFP_KERNEL)
+            .is_err()
+        {
             self.oom = true;
             return Err(fmt::Error);
         }

@@ -12,7 +12,10 @@
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec, VBox};
+use kernel::alloc::{
+    flags::{__GFP_ZERO, GFP_KERNEL},
+    KBox, KVec, VBox,
+};
 use kernel::bindings;
 use kernel::error::{code::*, Result};
 use kernel::ffi::{c_int, c_void};
@@ -20,6 +23,7 @@ use kernel::prelude::*;
 use kernel::sync::{Arc, CondVar, Mutex};
 use kernel::{new_condvar, new_mutex};
 
+use crate::attrs::CacheMode;
 use crate::ffi;
 use crate::pool::{Pool, Shrinker, Why};
 use crate::report::RunStats;
@@ -76,10 +80,6 @@ pub(crate) struct IoremapFacts {
     pub(crate) start: u64,
     /// How much of it was mapped.
     pub(crate) size: u64,
-    /// `pat_memtype_list` showed the WC range while it was mapped.
-    pub(crate) memtype_listed: bool,
-    /// ... and no longer after `iounmap`.
-    pub(crate) memtype_gone: bool,
     /// What `ioremap_uc` over a live WC mapping gave: `None` if refused,
     /// else the mode its PTEs have.
     pub(crate) conflict: Option<Option<crate::attrs::CacheMode>>,
@@ -100,9 +100,9 @@ struct Runs {
     stats: Option<VBox<RunStats>>,
     started_ns: i64,
     elapsed_ns: i64,
-    cpa_before: Option<KVec<u8>>,
-    cpa_after: Option<KVec<u8>>,
     ioremap: IoremapFacts,
+    /// The address of a WC BAR mapping held for inspection (0: none).
+    held: u64,
 }
 
 /// The exerciser: knobs' values, the run, the GEM pool.
@@ -118,6 +118,8 @@ pub(crate) struct Exerciser {
     ended: CondVar,
     /// Asks workers to stop at their next step.
     stop: AtomicBool,
+    /// The `hold` knob: keep one WC BAR mapping alive for inspection.
+    hold: AtomicBool,
     #[pin]
     pool: Pool,
 }
@@ -133,6 +135,7 @@ struct WorkerArgs {
 impl Exerciser {
     /// An idle exerciser with the default knobs.
     pub(crate) fn new() -> Result<Arc<Exerciser>> {
+        let pool = Pool::new()?;
         Arc::pin_init(
             pin_init!(Exerciser {
                 cfg <- new_mutex!(Config::DEFAULT, "pte_attrs::cfg"),
@@ -147,15 +150,15 @@ impl Exerciser {
                         stats: None,
                         started_ns: 0,
                         elapsed_ns: 0,
-                        cpa_before: None,
-                        cpa_after: None,
                         ioremap: IoremapFacts::default(),
+                        held: 0,
                     },
                     "pte_attrs::runs"
                 ),
                 ended <- new_condvar!("pte_attrs::ended"),
                 stop: AtomicBool::new(false),
-                pool <- Pool::new(),
+                hold: AtomicBool::new(false),
+                pool <- pool,
             }),
             GFP_KERNEL,
         )
@@ -207,7 +210,7 @@ impl Exerciser {
             );
             return Err((ENOMEM, "not enough memory for this run"));
         }
-        let stats = VBox::new(RunStats::new(), GFP_KERNEL).map_err(|_| (ENOMEM, "no memory for the results"))?;
+        let stats = zeroed::<RunStats>().map_err(|_| (ENOMEM, "no memory for the results"))?;
         let old = {
             let mut runs = self.runs.lock();
             if runs.closed {
@@ -222,17 +225,11 @@ impl Exerciser {
             runs.cfg = cfg;
             runs.stats = Some(stats);
             runs.ioremap = IoremapFacts::default();
-            runs.cpa_after = None;
+            // SAFETY: ktime_get() has no preconditions.
+            runs.started_ns = unsafe { bindings::ktime_get() };
             core::mem::take(&mut runs.tasks)
         };
         reap(old);
-        let before = read_cpa_stats();
-        {
-            let mut runs = self.runs.lock();
-            runs.cpa_before = before;
-            // SAFETY: ktime_get() has no preconditions.
-            runs.started_ns = unsafe { bindings::ktime_get() };
-        }
         pr_info!(
             "run: {} pages={} max_order={} iterations={} threads={} verify={}\n",
             cfg.scenario,
@@ -268,12 +265,7 @@ impl Exerciser {
         // SAFETY: `worker` takes ownership of `raw`; the name is a
         // NUL-terminated constant.
         let task = unsafe {
-            ffi::pte_attrs_glue_kthread_run(
-                worker,
-                raw.cast(),
-                c"pte_attrs".as_ptr().cast(),
-                id,
-            )
+            ffi::pte_attrs_glue_kthread_run(worker, raw.cast(), c"pte_attrs".as_ptr().cast(), id)
         };
         if let Err(e) = kernel::error::from_err_ptr(task) {
             // SAFETY: the thread was not created, so `raw` is still ours.
@@ -306,9 +298,7 @@ impl Exerciser {
         if !last {
             return;
         }
-        let after = read_cpa_stats();
         let mut runs = self.runs.lock();
-        runs.cpa_after = after;
         // SAFETY: ktime_get() has no preconditions.
         runs.elapsed_ns = unsafe { bindings::ktime_get() } - runs.started_ns;
         runs.state = if self.stop.load(Ordering::Relaxed) {
@@ -316,10 +306,9 @@ impl Exerciser {
         } else {
             State::Done
         };
-        let (ops, failures) = runs
-            .stats
-            .as_ref()
-            .map_or((0, 0), |s| (s.ops.iter().map(|o| o.ops).sum::<u64>(), s.verify_failures));
+        let (ops, failures) = runs.stats.as_ref().map_or((0, 0), |s| {
+            (s.ops.iter().map(|o| o.ops).sum::<u64>(), s.verify_failures)
+        });
         pr_info!(
             "run: {} {}: {} transitions, {} verification failures\n",
             runs.cfg.scenario,
@@ -328,6 +317,31 @@ impl Exerciser {
             failures
         );
         self.ended.notify_all();
+    }
+
+    /// With the `hold` knob set, publishes the live mapping at `addr` in
+    /// `results` (`ioremap.held=`) and waits until `hold` is cleared or the
+    /// run is stopped.
+    pub(crate) fn hold_mapping(&self, addr: usize) {
+        if !self.hold.load(Ordering::Relaxed) {
+            return;
+        }
+        self.runs.lock().held = addr as u64;
+        while self.hold.load(Ordering::Relaxed) && !self.stopping() {
+            // SAFETY: a worker thread may sleep.
+            unsafe { bindings::msleep(10) };
+        }
+        self.runs.lock().held = 0;
+    }
+
+    /// Sets the `hold` knob.
+    pub(crate) fn set_hold(&self, on: bool) {
+        self.hold.store(on, Ordering::Relaxed);
+    }
+
+    /// The `hold` knob.
+    pub(crate) fn hold(&self) -> bool {
+        self.hold.load(Ordering::Relaxed)
     }
 
     /// Records what the `ioremap` scenario found.
@@ -357,8 +371,6 @@ impl Exerciser {
         }
         runs.state = State::Idle;
         runs.stats = None;
-        runs.cpa_before = None;
-        runs.cpa_after = None;
         runs.ioremap = IoremapFacts::default();
         drop(runs);
         self.pool.with_evictions(|e| {
@@ -371,10 +383,13 @@ impl Exerciser {
     }
 
     /// Unload: no new run, the current one stopped, the pool emptied.
-    pub(crate) fn shutdown(&self) {
+    /// Returns the pages evicted and how many of all evicted pages were
+    /// found not WB (and leaked rather than freed).
+    pub(crate) fn shutdown(&self) -> (u64, u64) {
         self.runs.lock().closed = true;
         self.stop();
-        self.pool.evict(u64::MAX, Why::Owner);
+        let evicted = self.pool.evict(u64::MAX, Why::Owner);
+        (evicted, self.pool.with_evictions(|e| e.verify_failures))
     }
 
     /// Writes the `results` file.
@@ -402,8 +417,9 @@ impl Exerciser {
             writeln!(w, "ioremap.device={}", cstr_field(&f.dev))?;
             writeln!(w, "ioremap.start={:#x}", f.start)?;
             writeln!(w, "ioremap.size={:#x}", f.size)?;
-            writeln!(w, "ioremap.memtype_listed={}", u8::from(f.memtype_listed))?;
-            writeln!(w, "ioremap.memtype_gone_after_unmap={}", u8::from(f.memtype_gone))?;
+            if runs.held != 0 {
+                writeln!(w, "ioremap.held={:#x}", runs.held)?;
+            }
             if f.conflict_tried {
                 let got = match f.conflict {
                     None => "refused",
@@ -413,11 +429,13 @@ impl Exerciser {
                 writeln!(w, "ioremap.conflict_uc_over_wc={got}")?;
             }
         }
-        if let (Some(before), Some(after)) = (runs.cpa_before.as_ref(), runs.cpa_after.as_ref()) {
-            write_cpa_delta(w, before, after)?;
-        }
         drop(runs);
         writeln!(w, "pool_pages={}", self.pool.pages())?;
+        for (key, mode) in [("wc", CacheMode::Wc), ("uc", CacheMode::UcMinus)] {
+            if let Some(addr) = self.pool.sample(mode) {
+                writeln!(w, "pool.sample_{key}={addr:#x}")?;
+            }
+        }
         self.pool.with_evictions(|e| {
             writeln!(w, "pool.shrinker_scans={}", e.shrinker_scans)?;
             writeln!(w, "pool.shrinker_pages={}", e.shrinker_pages)?;
@@ -425,6 +443,27 @@ impl Exerciser {
             e.stats.write_kv(w, "pool.evict")
         })
     }
+}
+
+/// Types whose all-zero bytes are a valid, empty value.
+///
+/// # Safety
+///
+/// Implementors hold only integers (and arrays and structs of them) and
+/// document that all-zero is their empty value.
+pub(crate) unsafe trait ZeroIsEmpty {}
+
+// SAFETY: documented on `RunStats` and held by its `all_zero_is_empty` test.
+unsafe impl ZeroIsEmpty for RunStats {}
+// SAFETY: integers and a `Histogram`, whose all-zero value is empty.
+unsafe impl ZeroIsEmpty for stats::OpStats {}
+
+/// An empty `T` on the vmalloc heap, never built on the stack: the
+/// counters are kilobytes large and kernel stacks are 16 KB.
+pub(crate) fn zeroed<T: ZeroIsEmpty>() -> Result<VBox<T>> {
+    let b = VBox::<T>::new_uninit(GFP_KERNEL | __GFP_ZERO)?;
+    // SAFETY: the memory is zeroed, a valid empty `T` (`ZeroIsEmpty`).
+    Ok(unsafe { b.assume_init() })
 }
 
 /// The text of a NUL-padded name field.
@@ -456,7 +495,7 @@ unsafe extern "C" fn worker(data: *mut c_void) -> c_int {
     // SAFETY: by the function's safety contract.
     let args = unsafe { KBox::from_raw(data.cast::<WorkerArgs>()) };
     let WorkerArgs { ex, id, cfg, bar } = KBox::into_inner(args);
-    match VBox::new(RunStats::new(), GFP_KERNEL) {
+    match zeroed::<RunStats>() {
         Ok(mut stats) => {
             scenarios::run(&ex, &cfg, bar, id, &mut stats);
             ex.finish_workers(1, Some(&stats));
@@ -467,41 +506,4 @@ unsafe extern "C" fn worker(data: *mut c_void) -> c_int {
         }
     }
     0
-}
-
-/// The kernel's CPA counters, if the kernel has them.
-fn read_cpa_stats() -> Option<KVec<u8>> {
-    let mut buf = KVec::from_elem(0u8, 1024, GFP_KERNEL).ok()?;
-    // SAFETY: `buf` has room for 1024 bytes; the path is NUL-terminated.
-    let n = unsafe {
-        ffi::pte_attrs_glue_read_file(c"/sys/kernel/debug/x86/cpa_stats".as_ptr().cast(), buf.as_mut_ptr(), 1024)
-    };
-    let n = usize::try_from(n).ok()?;
-    // SAFETY: the first `n` bytes were written.
-    unsafe { buf.set_len(n) };
-    Some(buf)
-}
-
-/// One `cpa_stats.<counter>_delta=` line per counter of the kernel's
-/// `x86/cpa_stats`, over the run.
-fn write_cpa_delta(w: &mut impl Write, before: &[u8], after: &[u8]) -> core::fmt::Result {
-    let (Ok(before), Ok(after)) = (core::str::from_utf8(before), core::str::from_utf8(after)) else {
-        return Ok(());
-    };
-    let mut r = Ok(());
-    stats::parse_colon_kv(after, |name, a| {
-        let mut b = 0;
-        stats::parse_colon_kv(before, |n, v| {
-            if n == name {
-                b = v;
-            }
-        });
-        if r.is_ok() {
-            r = w
-                .write_str("cpa_stats.")
-                .and_then(|()| stats::write_key(w, name))
-                .and_then(|()| writeln!(w, "_delta={}", a.wrapping_sub(b) as i64));
-        }
-    });
-    r
 }

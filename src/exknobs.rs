@@ -30,6 +30,9 @@ pub(crate) enum Kind {
     Verify,
     /// `bar`: `auto` or `<pci device>[/<bar>]` for `ioremap`.
     Bar,
+    /// `hold`: 1 keeps the `ioremap` scenario's first WC mapping alive
+    /// (its address in `results`) until 0 is written.
+    Hold,
     /// `run`: write 1 to start a run.
     Run,
     /// `stop`: write 1 to stop the run and wait until it has cleaned up.
@@ -64,14 +67,16 @@ impl Knob for ExKnob {
         let r = match self.kind {
             Kind::Scenario => {
                 let cur = ex.with_cfg(|c| c.scenario);
-                Scenario::ALL.iter().try_for_each(|&s| {
-                    if s == cur {
-                        write!(out, "[{s}] ")
-                    } else {
-                        write!(out, "{s} ")
-                    }
-                })
-                .and_then(|()| writeln!(out))
+                Scenario::ALL
+                    .iter()
+                    .try_for_each(|&s| {
+                        if s == cur {
+                            write!(out, "[{s}] ")
+                        } else {
+                            write!(out, "{s} ")
+                        }
+                    })
+                    .and_then(|()| writeln!(out))
             }
             Kind::Pages => writeln!(out, "{}", ex.with_cfg(|c| c.pages)),
             Kind::MaxOrder => writeln!(out, "{}", ex.with_cfg(|c| c.max_order)),
@@ -85,6 +90,7 @@ impl Knob for ExKnob {
                     d => writeln!(out, "{d}/{}", bar.index),
                 }
             }
+            Kind::Hold => writeln!(out, "{}", u8::from(ex.hold())),
             Kind::Run | Kind::Stop | Kind::Reset | Kind::Evict => Ok(()),
             Kind::Results => ex.write_results(out),
         };
@@ -95,8 +101,10 @@ impl Knob for ExKnob {
         let ex = &self.ex;
         match self.kind {
             Kind::Scenario => {
-                let s = Scenario::from_name(parse::token(input)?)
-                    .ok_or(Rejected::new(EINVAL, "unknown scenario (read the file for the list)"))?;
+                let s = Scenario::from_name(parse::token(input)?).ok_or(Rejected::new(
+                    EINVAL,
+                    "unknown scenario (read the file for the list)",
+                ))?;
                 ex.with_cfg(|c| c.scenario = s);
             }
             Kind::Pages => {
@@ -136,6 +144,7 @@ impl Knob for ExKnob {
                     b.index = index as u8;
                 });
             }
+            Kind::Hold => ex.set_hold(parse::parse_bool(input)?),
             Kind::Run => {
                 one(input)?;
                 ex.start().map_err(|(err, why)| Rejected::new(err, why))?;
@@ -146,7 +155,8 @@ impl Knob for ExKnob {
             }
             Kind::Reset => {
                 one(input)?;
-                ex.reset().map_err(|e| Rejected::new(e, "a run is in progress"))?;
+                ex.reset()
+                    .map_err(|e| Rejected::new(e, "a run is in progress"))?;
             }
             Kind::Evict => {
                 one(input)?;

@@ -14,10 +14,7 @@ use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 
 extern "C" {
     /// `debugfs_create_dir()` (include/linux/debugfs.h).
-    pub(crate) fn debugfs_create_dir(
-        name: *const c_char,
-        parent: *mut c_void,
-    ) -> *mut c_void;
+    pub(crate) fn debugfs_create_dir(name: *const c_char, parent: *mut c_void) -> *mut c_void;
 
     /// `debugfs_create_file()`: the full-proxy variant, which makes removal
     /// wait for callbacks in flight.
@@ -65,10 +62,6 @@ extern "C" {
         start: *mut u64,
         size: *mut u64,
     ) -> c_int;
-    /// Reads up to `len` bytes of the file at `path`; bytes read or a
-    /// negative errno.
-    pub(crate) fn pte_attrs_glue_read_file(path: *const c_char, buf: *mut u8, len: usize) -> isize;
-
     /// `set_pages_uc()` (arch/x86/mm/pat/set_memory.c).
     pub(crate) fn set_pages_uc(page: *mut c_void, numpages: c_int) -> c_int;
     /// `set_pages_wb()`.

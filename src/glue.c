@@ -5,7 +5,6 @@
  * make up the API of include/pte_attrs.h.
  */
 #include <linux/export.h>
-#include <linux/fs.h>
 #include <linux/gfp.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
@@ -91,20 +90,6 @@ int pte_attrs_glue_find_bar(const char *want, int bar, char *name, size_t len,
 		return 0;
 	}
 	return -ENODEV;
-}
-
-/* Reads a (debugfs) text file of the kernel, e.g. x86/cpa_stats. */
-ssize_t pte_attrs_glue_read_file(const char *path, char *buf, size_t len)
-{
-	struct file *f = filp_open(path, O_RDONLY, 0);
-	loff_t pos = 0;
-	ssize_t n;
-
-	if (IS_ERR(f))
-		return PTR_ERR(f);
-	n = kernel_read(f, buf, len, &pos);
-	filp_close(f, NULL);
-	return n;
 }
 
 /* Implemented in Rust: src/export.rs. */

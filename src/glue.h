@@ -21,6 +21,5 @@ struct task_struct *pte_attrs_glue_kthread_run(int (*fn)(void *), void *data,
 					       const char *name, unsigned int id);
 int pte_attrs_glue_find_bar(const char *want, int bar, char *name, size_t len,
 			    u64 *start, u64 *size);
-ssize_t pte_attrs_glue_read_file(const char *path, char *buf, size_t len);
 
 #endif /* _PTE_ATTRS_GLUE_H */

@@ -17,7 +17,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use kernel::alloc::{flags::GFP_NOWAIT, KVec};
+use kernel::alloc::{flags::GFP_NOWAIT, KVec, VBox};
 use kernel::bindings;
 use kernel::error::{code::*, Result};
 use kernel::ffi::{c_int, c_ulong};
@@ -27,6 +27,7 @@ use kernel::sync::Mutex;
 
 use crate::attrs::CacheMode;
 use crate::cpa::{self, Block};
+use crate::exerciser::zeroed;
 use crate::ffi;
 use crate::stats::OpStats;
 
@@ -122,13 +123,18 @@ fn unbind(block: Block) -> Unbound {
         drop(block);
         len
     };
-    Unbound { ret, ns, bad, freed }
+    Unbound {
+        ret,
+        ns,
+        bad,
+        freed,
+    }
 }
 
 /// What eviction counted (outside runs too: the shrinker runs any time).
 pub(crate) struct Evictions {
     /// `set_pages_wb()` per entry.
-    pub(crate) stats: OpStats,
+    pub(crate) stats: VBox<OpStats>,
     /// Pages found not WB after eviction (leaked, not freed).
     pub(crate) verify_failures: u64,
     /// Shrinker scans that evicted something.
@@ -159,12 +165,13 @@ pub(crate) enum Why {
 
 impl Pool {
     /// An empty pool.
-    pub(crate) fn new() -> impl PinInit<Self> {
-        pin_init!(Pool {
+    pub(crate) fn new() -> Result<impl PinInit<Self>> {
+        let stats = zeroed::<OpStats>()?;
+        Ok(pin_init!(Pool {
             entries <- new_mutex!(KVec::new(), "pte_attrs::pool"),
             evictions <- new_mutex!(
                 Evictions {
-                    stats: OpStats::new(),
+                    stats,
                     verify_failures: 0,
                     shrinker_scans: 0,
                     shrinker_pages: 0,
@@ -172,12 +179,22 @@ impl Pool {
                 "pte_attrs::evictions"
             ),
             pages: AtomicU64::new(0),
-        })
+        }))
     }
 
     /// Pages in the pool.
     pub(crate) fn pages(&self) -> u64 {
         self.pages.load(Ordering::Relaxed)
+    }
+
+    /// The direct-map address of a pooled block bound with `mode`, if any:
+    /// for tests that look its pages up while they are not WB.
+    pub(crate) fn sample(&self, mode: CacheMode) -> Option<usize> {
+        let entries = self.entries.lock();
+        entries
+            .iter()
+            .find(|e| e.mode == mode)
+            .and_then(|e| e.block.as_ref().map(Block::addr))
     }
 
     /// Takes a pooled block of `order` bound with `mode`, if there is one.
@@ -333,7 +350,10 @@ unsafe fn pool_of<'a>(s: *mut bindings::shrinker) -> &'a Pool {
 /// # Safety
 ///
 /// Called by the shrinker core for a shrinker of [`Shrinker::register`].
-unsafe extern "C" fn count(s: *mut bindings::shrinker, _sc: *mut bindings::shrink_control) -> c_ulong {
+unsafe extern "C" fn count(
+    s: *mut bindings::shrinker,
+    _sc: *mut bindings::shrink_control,
+) -> c_ulong {
     // SAFETY: called by the shrinker core for our shrinker.
     let n = unsafe { pool_of(s) }.pages();
     if n == 0 {
@@ -349,7 +369,10 @@ unsafe extern "C" fn count(s: *mut bindings::shrinker, _sc: *mut bindings::shrin
 ///
 /// Called by the shrinker core for a shrinker of [`Shrinker::register`],
 /// with a valid control.
-unsafe extern "C" fn scan(s: *mut bindings::shrinker, sc: *mut bindings::shrink_control) -> c_ulong {
+unsafe extern "C" fn scan(
+    s: *mut bindings::shrinker,
+    sc: *mut bindings::shrink_control,
+) -> c_ulong {
     // SAFETY: called by the shrinker core for our shrinker with its control.
     let (pool, want) = unsafe { (pool_of(s), (*sc).nr_to_scan) };
     let freed = pool.evict(want as u64, Why::Shrinker);

@@ -72,6 +72,7 @@ impl kernel::Module for PteAttrsModule {
             (c_str!("threads"), Access::ReadWrite, Kind::Threads),
             (c_str!("verify"), Access::ReadWrite, Kind::Verify),
             (c_str!("bar"), Access::ReadWrite, Kind::Bar),
+            (c_str!("hold"), Access::ReadWrite, Kind::Hold),
             (c_str!("run"), Access::Write, Kind::Run),
             (c_str!("stop"), Access::Write, Kind::Stop),
             (c_str!("reset"), Access::Write, Kind::Reset),
@@ -98,8 +99,12 @@ impl Drop for PteAttrsModule {
         // (its workers restore and free what they changed), then the pool,
         // then the shrinker that could still be evicting it.
         drop(self.dir.take());
-        self.ex.shutdown();
+        let (evicted, not_wb) = self.ex.shutdown();
         drop(self.shrinker.take());
-        pr_info!("unloaded\n");
+        pr_info!(
+            "unloaded: {} pool pages evicted; {} evicted pages found not WB\n",
+            evicted,
+            not_wb
+        );
     }
 }

@@ -217,7 +217,11 @@ pub(crate) struct XorShift(u64);
 impl XorShift {
     /// A generator seeded with `seed` (0 is replaced: xorshift needs a bit).
     pub(crate) fn new(seed: u64) -> Self {
-        XorShift(if seed == 0 { 0x9e37_79b9_7f4a_7c15 } else { seed })
+        XorShift(if seed == 0 {
+            0x9e37_79b9_7f4a_7c15
+        } else {
+            seed
+        })
     }
 
     /// The next value.

@@ -82,7 +82,7 @@ impl Worker<'_> {
                 );
             }
             self.st.verify_failures += bad;
-            self.st.first_failure.get_or_insert((m.addr as u64, m.pv, m.raw));
+            self.st.first(m.addr as u64, m.pv, m.raw);
         }
     }
 
@@ -279,6 +279,9 @@ impl Worker<'_> {
         }
         // Map at most 2 MiB: enough pages to check, cheap to map.
         facts.size = size.min(2 << 20);
+        if id == 0 {
+            self.ex.set_ioremap_facts(facts);
+        }
         let len = facts.size as usize;
         let pages = len >> 12;
         type Map = unsafe extern "C" fn(bindings::resource_size_t, c_ulong) -> *mut c_void;
@@ -310,15 +313,14 @@ impl Worker<'_> {
                 }
                 let mapping = Mapping(addr);
                 if self.cfg.verify {
-                    self.check_mapping(op, &mapping, facts.start, len, mode);
+                    self.check_mapping(op, &mapping, len, mode);
                 }
-                if it == 0 && mode == CacheMode::Wc {
-                    facts.memtype_listed = memtype_of(facts.start, len) == Some(CacheMode::Wc);
+                if it == 0 && id == 0 && mode == CacheMode::Wc {
+                    // Let a test compare the live mapping with the kernel's
+                    // page-table dump and pat_memtype_list.
+                    self.ex.hold_mapping(mapping.0 as usize);
                 }
                 drop(mapping);
-                if it == 0 && mode == CacheMode::Wc {
-                    facts.memtype_gone = memtype_of(facts.start, len).is_none();
-                }
             }
             if it == 0 {
                 facts.conflict_tried = true;
@@ -331,41 +333,24 @@ impl Worker<'_> {
         Ok(())
     }
 
-    /// Checks a mapping of `[start, start + len)` requested as `req`: its
-    /// PTEs carry the mode the kernel's bookkeeping granted, and that is
-    /// the request (a WB request may be granted UC- where the MTRRs say
-    /// the range is uncached: `pat_x_mtrr_type()`).
-    fn check_mapping(&mut self, op: Op, m: &Mapping, start: u64, len: usize, req: CacheMode) {
-        let granted = memtype_of(start, len);
-        let ok_grant = match (req, granted) {
-            (CacheMode::Wb, Some(CacheMode::Wb | CacheMode::UcMinus)) => true,
-            (r, Some(g)) => r == g,
-            (_, None) => false,
-        };
-        let want = granted.unwrap_or(req);
+    /// Checks every PTE of a mapping requested as `req`: it carries the
+    /// mode the kernel's translation gives `req`. A WB request may be
+    /// granted UC- instead where the MTRRs make the range uncached
+    /// (`pat_x_mtrr_type()`), so either is accepted for it.
+    fn check_mapping(&mut self, op: Op, m: &Mapping, len: usize, req: CacheMode) {
         let mut bad = 0;
         let mut first = None;
         for i in 0..len >> 12 {
-            if let Err(e) = cpa::check(m.0 as usize + (i << 12), want) {
+            let addr = m.0 as usize + (i << 12);
+            let r = cpa::check(addr, req);
+            let r = match (r, req) {
+                (Err(_), CacheMode::Wb) => cpa::check(addr, CacheMode::UcMinus),
+                (r, _) => r,
+            };
+            if let Err(e) = r {
                 bad += 1;
                 first.get_or_insert(e);
             }
-        }
-        if !ok_grant {
-            pr_err!(
-                "ioremap: asked {} for [{:#x}+{:#x}], pat_memtype_list says {}\n",
-                req,
-                start,
-                len,
-                granted.map_or("nothing", CacheMode::name)
-            );
-            bad += 1;
-            first.get_or_insert(Mismatch {
-                addr: m.0 as usize,
-                pv: 0,
-                raw: 0,
-                want: req,
-            });
         }
         if let Some(o) = self.st.op(self.cfg.scenario, op) {
             o.record_verify_failures(bad);
@@ -374,9 +359,15 @@ impl Worker<'_> {
     }
 
     /// `ioremap_uc` of a range that has a live WC mapping: what does the
-    /// kernel hand back? (It refuses: a RAM-less range has one memtype at
-    /// a time, and UC over WC conflicts.)
-    fn conflict(&mut self, start: u64, len: usize, pages: usize) -> Result<Option<Option<CacheMode>>> {
+    /// kernel hand back? A range has one memtype at a time: the request
+    /// gets the existing type where `is_new_memtype_allowed()` permits it
+    /// (UC asked, WC live: the second mapping is WC too), else NULL.
+    fn conflict(
+        &mut self,
+        start: u64,
+        len: usize,
+        pages: usize,
+    ) -> Result<Option<Option<CacheMode>>> {
         // SAFETY: as in `ioremap`.
         let wc = Mapping(unsafe { bindings::ioremap_wc(start, len as c_ulong) });
         if wc.0.is_null() {
@@ -422,20 +413,4 @@ fn accessor_mode(addr: usize) -> Option<CacheMode> {
     let found = crate::accessor::lookup(addr as u64)?;
     let pv = crate::accessor::pv_val(found.raw, found.level);
     crate::attrs::PteAttrs::decode(pv, found.level, &crate::accessor::pat()).cache_mode()
-}
-
-/// The type `/sys/kernel/debug/x86/pat_memtype_list` gives the range
-/// `[start, start + len)`, if it lists exactly that range.
-fn memtype_of(start: u64, len: usize) -> Option<CacheMode> {
-    let mut buf = KVec::from_elem(0u8, 32 << 10, GFP_KERNEL).ok()?;
-    // SAFETY: `buf` has room for its length; the path is NUL-terminated.
-    let n = unsafe {
-        ffi::pte_attrs_glue_read_file(
-            c"/sys/kernel/debug/x86/pat_memtype_list".as_ptr().cast(),
-            buf.as_mut_ptr(),
-            buf.len(),
-        )
-    };
-    let text = core::str::from_utf8(&buf[..usize::try_from(n).ok()?]).ok()?;
-    crate::attrs::memtype_in_list(text, start, start + len as u64)
 }

@@ -35,9 +35,7 @@
 //! # Other helpers
 //!
 //! [`OpStats`] bundles the counters of one transition kind and prints them as
-//! `key=value` lines; [`parse_colon_kv`] and [`write_key`] read the kernel's
-//! `/sys/kernel/debug/x86/cpa_stats` counters so that deltas over a run can
-//! be reported with the same key syntax.
+//! `key=value` lines.
 
 use core::fmt::Write;
 
@@ -98,26 +96,23 @@ pub(crate) struct Histogram {
     /// Sum of all recorded samples (saturating: 2^64 ns is 584 years).
     /// Not `u128`: the kernel has no 128-bit division (`__udivti3`).
     sum: u64,
-    /// Smallest recorded sample, `u64::MAX` when empty.
+    /// Smallest recorded sample; meaningless (0) when empty, so that an
+    /// all-zero `Histogram` is the empty one (the kernel allocates them
+    /// zeroed rather than build 7.7 KB values on its small stacks).
     min: u64,
     /// Largest recorded sample, `0` when empty.
     max: u64,
 }
 
-impl Default for Histogram {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Histogram {
     /// Returns an empty histogram.
+    #[cfg(test)]
     pub(crate) const fn new() -> Histogram {
         Histogram {
             buckets: [0; NUM_BUCKETS],
             count: 0,
             sum: 0,
-            min: u64::MAX,
+            min: 0,
             max: 0,
         }
     }
@@ -127,30 +122,41 @@ impl Histogram {
         if let Some(b) = self.buckets.get_mut(bucket_of(ns)) {
             *b = b.saturating_add(1);
         }
+        self.min = if self.count == 0 {
+            ns
+        } else {
+            self.min.min(ns)
+        };
+        self.max = self.max.max(ns);
         self.count = self.count.saturating_add(1);
         self.sum = self.sum.saturating_add(ns);
-        self.min = self.min.min(ns);
-        self.max = self.max.max(ns);
     }
 
     /// Adds all samples of `other` to `self`, as if they had been recorded
     /// here.
     pub(crate) fn merge(&mut self, other: &Histogram) {
+        if other.count == 0 {
+            return;
+        }
+        self.min = if self.count == 0 {
+            other.min
+        } else {
+            self.min.min(other.min)
+        };
         for (a, b) in self.buckets.iter_mut().zip(other.buckets.iter()) {
             *a = a.saturating_add(*b);
         }
         self.count = self.count.saturating_add(other.count);
         self.sum = self.sum.saturating_add(other.sum);
-        self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
     }
 
     /// Forgets all samples.
     pub(crate) fn reset(&mut self) {
-        self.buckets = [0; NUM_BUCKETS];
+        self.buckets.fill(0);
         self.count = 0;
         self.sum = 0;
-        self.min = u64::MAX;
+        self.min = 0;
         self.max = 0;
     }
 
@@ -212,7 +218,7 @@ impl Histogram {
 }
 
 /// Counters of one transition kind (e.g. "set_pages.uc").
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct OpStats {
     /// Number of successful calls.
     pub(crate) ops: u64,
@@ -227,7 +233,9 @@ pub(crate) struct OpStats {
 }
 
 impl OpStats {
-    /// Returns all-zero counters.
+    /// Returns all-zero counters (the kernel allocates them zeroed
+    /// instead: 7.7 KB values do not belong on its stacks).
+    #[cfg(test)]
     pub(crate) const fn new() -> OpStats {
         OpStats {
             ops: 0,
@@ -306,70 +314,6 @@ impl OpStats {
     }
 }
 
-/// Parses a decimal `u64` made only of ASCII digits (no sign, no spaces).
-fn parse_u64(s: &str) -> Option<u64> {
-    if s.is_empty() {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for c in s.bytes() {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    Some(v)
-}
-
-/// Parses the kernel's /sys/kernel/debug/x86/cpa_stats text (lines
-/// "name: value", e.g. "1G pages checked:  0") and calls `f(name, value)`
-/// per well-formed line, skipping malformed ones; used to compute deltas
-/// over a run.
-///
-/// A line is split at its last ':'; the name is the trimmed text before it
-/// and must be non-empty, the value the trimmed text after it and must be a
-/// decimal `u64` (digits only). Lines without ':', with an empty name, or
-/// with a negative, non-numeric or overflowing value are skipped. Both
-/// `"\n"` and `"\r\n"` line ends are accepted.
-pub(crate) fn parse_colon_kv(text: &str, mut f: impl FnMut(&str, u64)) {
-    for line in text.lines() {
-        let Some((name, value)) = line.rsplit_once(':') else {
-            continue;
-        };
-        let name = name.trim();
-        if name.is_empty() {
-            continue;
-        }
-        if let Some(v) = parse_u64(value.trim()) {
-            f(name, v);
-        }
-    }
-}
-
-/// Turns a counter name like "4K pages checked" into a key fragment
-/// "4k_pages_checked", written to `w`.
-///
-/// ASCII letters are lowercased, ASCII digits kept, and every run of other
-/// characters (including non-ASCII ones) becomes a single '_'; leading and
-/// trailing runs are dropped, so a name without alphanumerics writes nothing.
-pub(crate) fn write_key(w: &mut impl Write, name: &str) -> core::fmt::Result {
-    let mut wrote_any = false;
-    let mut pending_sep = false;
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            if pending_sep && wrote_any {
-                w.write_char('_')?;
-            }
-            w.write_char(c.to_ascii_lowercase())?;
-            wrote_any = true;
-            pending_sep = false;
-        } else {
-            pending_sep = true;
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,18 +382,6 @@ mod tests {
         let mut s = String::new();
         h.write_kv(&mut s, prefix).unwrap();
         s
-    }
-
-    fn key(name: &str) -> String {
-        let mut s = String::new();
-        write_key(&mut s, name).unwrap();
-        s
-    }
-
-    fn parse(text: &str) -> Vec<(String, u64)> {
-        let mut out = Vec::new();
-        parse_colon_kv(text, |k, v| out.push((String::from(k), v)));
-        out
     }
 
     #[test]
@@ -646,50 +578,5 @@ mod tests {
         s.pages = u64::MAX;
         s.record_ok(10, 1);
         assert_eq!(s.pages, u64::MAX);
-    }
-
-    #[test]
-    fn parse_cpa_stats() {
-        let got = parse(CPA_STATS);
-        let want = [
-            ("1G pages checked", 0),
-            ("1G pages sameprot", 0),
-            ("1G pages preserved", 0),
-            ("2M pages checked", 24),
-            ("2M pages sameprot", 3),
-            ("2M pages preserved", 0),
-            ("4K pages set-checked", 1024),
-        ];
-        assert_eq!(got.len(), want.len());
-        for ((gk, gv), (wk, wv)) in got.iter().zip(want.iter()) {
-            assert_eq!((gk.as_str(), *gv), (*wk, *wv));
-        }
-    }
-
-    #[test]
-    fn parse_malformed() {
-        let text = "foo\nx: -1\ny: 99999999999999999999\n\n: 5\nz:\nw: 12abc\n\
-                    a: 1 2\nok: 18446744073709551615\r\nb:+3\n  spaced name :\t7  \n";
-        let got = parse(text);
-        assert_eq!(got.len(), 2);
-        assert_eq!((got[0].0.as_str(), got[0].1), ("ok", u64::MAX));
-        assert_eq!((got[1].0.as_str(), got[1].1), ("spaced name", 7));
-        assert!(parse("").is_empty());
-    }
-
-    #[test]
-    fn keys() {
-        assert_eq!(key("4K pages checked"), "4k_pages_checked");
-        assert_eq!(key("4K pages set-checked"), "4k_pages_set_checked");
-        assert_eq!(key("1G pages sameprot"), "1g_pages_sameprot");
-        assert_eq!(key("  --Foo  Bar!! "), "foo_bar");
-        assert_eq!(key("a__b"), "a_b");
-        assert_eq!(key("ABC123"), "abc123");
-        assert_eq!(key("x\u{e9}y"), "x_y");
-        assert_eq!(key(""), "");
-        assert_eq!(key(" - "), "");
-        let mut s = String::from("cpa.");
-        write_key(&mut s, "2M pages preserved").unwrap();
-        assert_eq!(s, "cpa.2m_pages_preserved");
     }
 }

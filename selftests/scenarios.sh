@@ -1,0 +1,64 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# One test per exerciser scenario: it runs, makes transitions, checks every
+# page it touched through the accessor, and none fails verification.
+DIR=$(dirname "$(readlink -f "$0")")
+. "$DIR/../kselftest/ktap_helpers.sh"
+. "$DIR/pte_attrs_lib.sh"
+
+ktap_print_header
+ktap_set_plan 8
+pa_load
+ex_defaults
+knob evict 1
+
+# scenario_ok NAME: the run finished with transitions, checked pages, and
+# no error or verification failure.
+scenario_ok() {
+	bad=
+	[ "$(pa_get state)" = done ] || bad="$bad state=$(pa_get state)"
+	nonzero ops || bad="$bad ops=$(pa_get ops)"
+	nonzero verified_pages || bad="$bad verified_pages=$(pa_get verified_pages)"
+	[ "$(pa_get errors)" = 0 ] || bad="$bad errors=$(pa_get errors)"
+	[ "$(pa_get verify_failures)" = 0 ] || bad="$bad verify_failures=$(pa_get verify_failures)"
+	if [ -z "$bad" ]; then
+		ktap_print_msg "$1: ops=$(pa_get ops) verified_pages=$(pa_get verified_pages)"
+		ktap_test_pass "$1"
+	else
+		ktap_print_msg "$1:$bad"
+		echo "$PA_REPORT" | sed 's/^/# /'
+		ktap_test_fail "$1"
+	fi
+}
+
+ex_run set_pages pages=4 iterations=16
+scenario_ok set_pages
+
+ex_run pages_array pages=32 iterations=8
+scenario_ok pages_array
+ktap_print_msg "second WC refused $(pa_get array.wc_again.ops) of $(pa_get array.wc.ops) times"
+ktap_check "pages_array: every second WC request on WC pages was refused" \
+	test "$(pa_get array.wc_again.ops)" = "$(pa_get array.wc.ops)" -a "$(pa_get array.wc_again.errors)" = 0
+
+ex_run set_memory pages=16 iterations=8
+scenario_ok set_memory
+
+ex_run ioremap iterations=2
+scenario_ok ioremap
+ktap_print_msg "BAR $(pa_get ioremap.device) at $(pa_get ioremap.start)+$(pa_get ioremap.size):" \
+	"ioremap_uc over a live WC mapping: $(pa_get ioremap.conflict_uc_over_wc)"
+# A range has one memtype at a time: memtype_reserve() hands a conflicting
+# request the live type, and __ioremap_caller() takes it when
+# is_new_memtype_allowed() says so (a UC request may become WC).
+ktap_check "ioremap: UC over a live WC mapping gets the live type, WC" \
+	test "$(pa_get ioremap.conflict_uc_over_wc)" = WC
+
+ex_run gem_evict pages=64 max_order=4 iterations=16 threads=4
+scenario_ok gem_evict
+knob evict 1
+
+ex_run wc_wb_free pages=64 iterations=8
+scenario_ok wc_wb_free
+
+ex_defaults
+ktap_finished
