@@ -26,8 +26,9 @@ host-test:
 	cd host && cargo test
 
 fmt:
-	rustfmt --edition 2021 src/*.rs
-	cd host && cargo fmt
+	/usr/bin/rustfmt --edition 2021 \
+		--config-path "$${PTE_ATTRS_CACHE:-$$HOME/.cache/pte_attrs}/linux-source-6.12/.rustfmt.toml" \
+		src/*.rs host/lib.rs
 
 clean:
 	@if [ -n "$(KDIR)" ] || [ -f "$${PTE_ATTRS_CACHE:-$$HOME/.cache/pte_attrs}/linux-source-6.12/Makefile" ]; then \

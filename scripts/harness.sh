@@ -39,6 +39,7 @@ run | shell)
 check)
 	host_passed=0
 	host_tests
+	"$ROOT/scripts/lint.sh"
 	LINT=1 "$ROOT/scripts/module.sh"
 	"$ROOT/scripts/initramfs.sh" "$KDIR" "$OUT/initramfs.cpio.gz"
 	rc=0

@@ -2,8 +2,10 @@
 
 //! The API other modules call (`include/pte_attrs.h`).
 //!
-//! `glue.c` exports these with `EXPORT_SYMBOL_GPL`; the header declares
-//! them and `struct pte_attrs_info`, whose layout [`PteAttrsInfo`] mirrors.
+//! `glue.c` wraps each `pte_attrs_rs_*` function here in the exported
+//! `pte_attrs_*` one (`EXPORT_SYMBOL_GPL` must follow a C definition); the
+//! header declares those and `struct pte_attrs_info`, whose layout
+//! [`PteAttrsInfo`] mirrors.
 
 use kernel::bindings;
 use kernel::error::code::*;
@@ -28,7 +30,7 @@ pub(crate) struct PteAttrsInfo {
 /// `pte_attrs()`: the flags of `pte` read through the paravirt `pte_val`
 /// hook, `pte_val(pte) & PTE_FLAGS_MASK` as the 2012 patch defined it.
 #[no_mangle]
-pub(crate) extern "C" fn pte_attrs(pte: bindings::pte_t) -> bindings::pgprot_t {
+pub(crate) extern "C" fn pte_attrs_rs(pte: bindings::pte_t) -> bindings::pgprot_t {
     // `pteval_t` and `pgprotval_t` are `unsigned long`: 64 bits on x86_64.
     let flags = accessor::pv_val(pte.pte as u64, Level::K4) & PTE_FLAGS_MASK;
     bindings::pgprot_t {
@@ -46,7 +48,10 @@ pub(crate) extern "C" fn pte_attrs(pte: bindings::pte_t) -> bindings::pgprot_t {
 /// `info` must be null or point to writable memory for a
 /// `struct pte_attrs_info`.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn pte_attrs_lookup(addr: c_ulong, info: *mut PteAttrsInfo) -> c_int {
+pub(crate) unsafe extern "C" fn pte_attrs_rs_lookup(
+    addr: c_ulong,
+    info: *mut PteAttrsInfo,
+) -> c_int {
     if info.is_null() {
         return EINVAL.to_errno();
     }
@@ -79,7 +84,7 @@ pub(crate) unsafe extern "C" fn pte_attrs_lookup(addr: c_ulong, info: *mut PteAt
 /// `pte_attrs_cache_mode_name()`: "WB", "WC", "UC-", "UC", "WT", "WP", or
 /// "?" for anything else.
 #[no_mangle]
-pub(crate) extern "C" fn pte_attrs_cache_mode_name(mode: c_int) -> *const c_char {
+pub(crate) extern "C" fn pte_attrs_rs_cache_mode_name(mode: c_int) -> *const c_char {
     let name: &'static [u8] = match u32::try_from(mode).ok().and_then(CacheMode::from_kernel) {
         Some(CacheMode::Wb) => b"WB\0",
         Some(CacheMode::Wc) => b"WC\0",

@@ -92,7 +92,24 @@ int pte_attrs_glue_find_bar(const char *want, int bar, char *name, size_t len,
 	return -ENODEV;
 }
 
-/* Implemented in Rust: src/export.rs. */
+/*
+ * The API of include/pte_attrs.h: implemented in Rust (src/export.rs),
+ * exported here, each a tail call.
+ */
+pgprot_t pte_attrs(pte_t pte)
+{
+	return pte_attrs_rs(pte);
+}
 EXPORT_SYMBOL_GPL(pte_attrs);
+
+int pte_attrs_lookup(unsigned long addr, struct pte_attrs_info *info)
+{
+	return pte_attrs_rs_lookup(addr, info);
+}
 EXPORT_SYMBOL_GPL(pte_attrs_lookup);
+
+const char *pte_attrs_cache_mode_name(int mode)
+{
+	return pte_attrs_rs_cache_mode_name(mode);
+}
 EXPORT_SYMBOL_GPL(pte_attrs_cache_mode_name);

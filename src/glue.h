@@ -7,6 +7,14 @@
 #define _PTE_ATTRS_GLUE_H
 
 #include <linux/types.h>
+#include <asm/pgtable_types.h>
+
+struct pte_attrs_info;
+
+/* src/export.rs, behind the exported functions of include/pte_attrs.h. */
+pgprot_t pte_attrs_rs(pte_t pte);
+int pte_attrs_rs_lookup(unsigned long addr, struct pte_attrs_info *info);
+const char *pte_attrs_rs_cache_mode_name(int mode);
 
 bool pte_attrs_glue_xenpv(void);
 int pte_attrs_glue_pat_msr(u64 *val);
