@@ -24,16 +24,30 @@ pa_lookup "$rodata"
 expect "rodata $rodata: present ro nx WB" mapped=1 present=1 rw=0 nx=1 cache=WB
 check_ptdump "rodata" "$rodata"
 
-# A direct-map page of ordinary RAM: the middle of the largest System RAM
-# range of /proc/iomem, at the direct map's base (the "Low Kernel Mapping"
-# marker of the dump; it moves with 5-level paging, so it is read, not
-# assumed).
-base=$(grep -B0 -A1 'Low Kernel Mapping' "$PTDUMP" | sed -n 's/^\(0x[0-9a-f]*\)-.*/\1/p' | head -n 1)
-ram=$(sed -n 's/^ *\([0-9a-f]*\)-\([0-9a-f]*\) : System RAM$/\1 \2/p' /proc/iomem | while read -r lo hi; do
-	echo "$(( 0x$hi - 0x$lo )) $lo $hi"; done | sort -n | tail -n 1)
-set -- $ram
-mid=$(( (0x$2 + (0x$3 - 0x$2) / 2) & ~0xfff ))
-dmap=$(printf '0x%x' $(( base + mid )))
+# A direct-map page of RAM: the middle of the largest present RW NX range
+# of the direct map in the kernel's dump ("Low Kernel Mapping" up to the
+# next marker). Its base moves with 5-level paging and under Xen PV, and
+# /proc/iomem lists RAM a Xen dom0 does not have: both are read, not
+# assumed.
+base=
+best=0
+lo=
+while read -r range rest; do
+	case "$range" in
+	---*) [ -n "$base" ] && break; continue ;;
+	0x*) ;;
+	*) continue ;;
+	esac
+	[ -n "$base" ] || base=${range%-*}
+	case " $rest " in *" RW "*" NX "*) ;; *) continue ;; esac
+	l=${range%-*}
+	h=${range#*-}
+	if [ $((h - l)) -gt "$best" ]; then best=$((h - l)); lo=$l; fi
+done <<EOF_DUMP
+$(sed -n '/Low Kernel Mapping/,$p' "$PTDUMP")
+EOF_DUMP
+dmap=$(printf '0x%x' $(( (lo + best / 2) & ~0xfff )))
+mid=$(( dmap - base ))
 ktap_print_msg "direct map base $base, RAM page $(printf '%#x' $mid) -> $dmap"
 pa_lookup "$dmap"
 expect "direct-map RAM $dmap: present rw nx WB" mapped=1 present=1 rw=1 nx=1 cache=WB

@@ -277,12 +277,23 @@ impl Worker<'_> {
             );
             return Err(ENODEV);
         }
-        // Map at most 2 MiB: enough pages to check, cheap to map.
-        facts.size = size.min(2 << 20);
+        // Each thread maps its own slice of at most 2 MiB: enough pages to
+        // check, cheap to map, and no thread's mapping is another's
+        // conflict (a range has one memtype at a time).
+        let slice = (size / self.cfg.threads.max(1)).min(2 << 20) & !0xfff;
+        if slice == 0 {
+            pr_err!(
+                "ioremap: the BAR is too small for {} threads\n",
+                self.cfg.threads
+            );
+            return Err(EINVAL);
+        }
+        facts.size = slice;
         if id == 0 {
             self.ex.set_ioremap_facts(facts);
         }
-        let len = facts.size as usize;
+        let base = facts.start + u64::from(id) * slice;
+        let len = slice as usize;
         let pages = len >> 12;
         type Map = unsafe extern "C" fn(bindings::resource_size_t, c_ulong) -> *mut c_void;
         let maps: [(Op, CacheMode, Map); 4] = [
@@ -297,7 +308,7 @@ impl Worker<'_> {
             }
             for &(op, mode, map) in maps.iter() {
                 let mut addr = core::ptr::null_mut();
-                let start = facts.start;
+                let start = base;
                 let r = self.timed(op, pages, || {
                     // SAFETY: the range is a memory BAR of a PCI device; a
                     // mapping has no effect on the device until used.
@@ -324,7 +335,7 @@ impl Worker<'_> {
             }
             if it == 0 {
                 facts.conflict_tried = true;
-                facts.conflict = self.conflict(facts.start, len, pages)?;
+                facts.conflict = self.conflict(base, len, pages)?;
             }
         }
         if id == 0 {
@@ -334,19 +345,33 @@ impl Worker<'_> {
     }
 
     /// Checks every PTE of a mapping requested as `req`: it carries the
-    /// mode the kernel's translation gives `req`. A WB request may be
-    /// granted UC- instead where the MTRRs make the range uncached
-    /// (`pat_x_mtrr_type()`), so either is accepted for it.
+    /// mode the kernel's translation gives `req`, with two documented
+    /// exceptions. A WB request may be granted UC- where the MTRRs make the
+    /// range uncached (`pat_x_mtrr_type()`). And under Xen PV the
+    /// hypervisor forces every cacheable (WB, WT, WP) MMIO mapping of a PV
+    /// domain to UC (`get_page_from_l1e()`, "x86: enforce consistent
+    /// cachability of MMIO mappings").
     fn check_mapping(&mut self, op: Op, m: &Mapping, len: usize, req: CacheMode) {
+        let xen_uc = crate::accessor::paravirt_live()
+            && matches!(req, CacheMode::Wb | CacheMode::Wt | CacheMode::Wp);
+        let accepted: &[CacheMode] = match (req, xen_uc) {
+            (CacheMode::Wb, true) => &[CacheMode::Uc, CacheMode::UcMinus],
+            (_, true) => &[CacheMode::Uc],
+            (CacheMode::Wb, false) => &[CacheMode::Wb, CacheMode::UcMinus],
+            (CacheMode::Wc, false) => &[CacheMode::Wc],
+            (CacheMode::Uc, false) => &[CacheMode::Uc],
+            (CacheMode::UcMinus, false) => &[CacheMode::UcMinus],
+            (CacheMode::Wt, false) => &[CacheMode::Wt],
+            (CacheMode::Wp, false) => &[CacheMode::Wp],
+        };
         let mut bad = 0;
         let mut first = None;
         for i in 0..len >> 12 {
             let addr = m.0 as usize + (i << 12);
-            let r = cpa::check(addr, req);
-            let r = match (r, req) {
-                (Err(_), CacheMode::Wb) => cpa::check(addr, CacheMode::UcMinus),
-                (r, _) => r,
-            };
+            let mut r = cpa::check(addr, accepted[0]);
+            for &mode in &accepted[1..] {
+                r = r.or_else(|_| cpa::check(addr, mode));
+            }
             if let Err(e) = r {
                 bad += 1;
                 first.get_or_insert(e);
