@@ -3,17 +3,18 @@
 #
 #   make run      build what is missing, boot the VM, show the module at work
 #   make check    host unit tests, lint build, every kselftest in the VM
+#   make bench    in-kernel benchmarks (accessor, CPA), ratios side by side
 #   make shell    the VM with an interactive shell
 #   make module   just the .ko files (KDIR=/path/to/kernel to pick a kernel)
 #
 # Variables: FLAVOR=native|xen|debug  ACCEL=auto|tcg|kvm  KDIR=...
 #            PTE_ATTRS_CACHE=dir (default ~/.cache/pte_attrs)  VM_TIMEOUT=s
 
-.PHONY: all module run shell check setup kernel host-test fmt clean
+.PHONY: all module run shell check bench setup kernel host-test fmt clean
 
 all: module
 
-module run shell check:
+module run shell check bench:
 	@scripts/harness.sh $@
 
 setup:

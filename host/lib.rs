@@ -8,6 +8,8 @@
 
 #[path = "../src/attrs.rs"]
 mod attrs;
+#[path = "../src/benchstat.rs"]
+mod benchstat;
 #[path = "../src/parse.rs"]
 mod parse;
 #[path = "../src/report.rs"]

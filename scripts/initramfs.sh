@@ -43,6 +43,7 @@ touch "$root/lib/modules/$krel"/modules.{order,builtin,builtin.modinfo}
 depmod -b "$root" "$krel"
 
 install -D -m 0755 "$ROOT/scripts/guest/demo.sh" "$root/usr/share/pte_attrs/demo.sh"
+install -D -m 0755 "$ROOT/scripts/guest/bench.sh" "$root/usr/share/pte_attrs/bench.sh"
 
 # kselftest install layout.
 ksft=$root/kselftest

@@ -17,7 +17,7 @@ KDIR=$2
 INITRAMFS=$3
 ACCEL=${ACCEL:-auto}
 case "$MODE" in
-check) VM_TIMEOUT=${VM_TIMEOUT:-2400} ;;
+check | bench) VM_TIMEOUT=${VM_TIMEOUT:-2400} ;;
 *) VM_TIMEOUT=${VM_TIMEOUT:-900} ;;
 esac
 
@@ -66,7 +66,7 @@ esac
 # check keeps the whole kernel log on the console (it is scanned); run and
 # shell keep it to warnings and worse, so that the demo reads cleanly.
 loglevel=8
-[ "$MODE" = check ] || loglevel=5
+case "$MODE" in check | bench) ;; *) loglevel=5 ;; esac
 guest="loglevel=$loglevel panic=-1 oops=panic harness=$MODE harness_out=ttyS1"
 
 if [ "$FLAVOR" = xen ]; then
@@ -102,7 +102,7 @@ run)
 	tail -n +1 -f --pid="$qpid" "$console" 2>/dev/null || true
 	wait "$qpid" || qrc=$?
 	;;
-check)
+check | bench)
 	timeout -k 5 "$VM_TIMEOUT" "${qemu[@]}" -serial "file:$console" -serial "file:$results" \
 		</dev/null >"$OUT/qemu.log" 2>&1 &
 	qpid=$!

@@ -5,19 +5,21 @@
 //! `pte_flags()` reads an entry raw (`native_pte_val()`); under Xen PV that
 //! value holds a machine frame, and before 2012's fix CPA decided on it.
 //! Konrad Wilk's `pte_attrs()` reads through the paravirt `pte_val` hook
-//! instead, which Xen PV translates, and costs nothing on native kernels
-//! because every `pte_val()` call site is patched to `mov %rdi,%rax` unless
-//! the kernel runs as Xen PV (`ALT_NOT_XEN`).
+//! instead, which Xen PV translates, and costs nothing on native kernels:
+//! the C call site `call *pv_ops.mmu.pte_val` is an alternative that the
+//! kernel patches to `mov %rdi,%rax` at load unless it runs as Xen PV
+//! (`ALT_NOT_XEN`).
 //!
-//! Rust cannot emit a patched call site, so this module takes the same
-//! decision once, at load: the hook of each level (`pte_val`, `pmd_val`,
-//! `pud_val` of `pv_ops.mmu`) is kept only when `X86_FEATURE_XENPV` is set.
-//! On every other kernel the hook slot stays empty and [`pv_val`] is a load
-//! of that slot and a branch never taken: no indirect call. Without
-//! `CONFIG_PARAVIRT_XXL` there is no hook and [`pv_val`] is the raw value.
+//! [`pv_val`] emits the same patched call site from Rust: an indirect call
+//! through the level's hook in `pv_ops.mmu` (`pte_val`, `pmd_val`,
+//! `pud_val`), with an `.altinstructions` entry that the module loader
+//! applies like the C ones. On a kernel that is not Xen PV the call is gone
+//! before the first entry is read: `mov %rdi,%rax` and nops, no indirect
+//! call, no branch. Without `CONFIG_PARAVIRT_XXL` there is no hook and
+//! [`pv_val`] is the raw value.
 
 use core::ptr;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use kernel::bindings;
 use kernel::error::{code::*, Result};
@@ -26,28 +28,75 @@ use kernel::prelude::*;
 use crate::attrs::{CacheMode, Level, PatTable};
 use crate::ffi;
 
-/// The paravirt hook of each level (4K, 2M, 1G), as a function address;
-/// 0 means the identity (native, KVM, TCG, or no `CONFIG_PARAVIRT_XXL`).
-static HOOKS: [AtomicUsize; 3] = [
-    AtomicUsize::new(0),
-    AtomicUsize::new(0),
-    AtomicUsize::new(0),
-];
+/// Whether the kernel runs as Xen PV, where the hooks are not the
+/// identity; set once at load, for reports.
+static XENPV: AtomicBool = AtomicBool::new(false);
 
 /// The live PAT table, packed (see [`PatTable::pack`]); set once at load.
 static PAT: AtomicU64 = AtomicU64::new(u64::MAX);
 
-/// A paravirt `*_val` hook: a callee-save thunk that takes the entry in
-/// `%rdi` and returns it in `%rax`, so the C calling convention fits it.
-type Hook = unsafe extern "C" fn(u64) -> u64;
+/// `ALT_NOT(X86_FEATURE_XENPV)` (arch/x86/include/asm/alternative.h and
+/// cpufeatures.h): apply the replacement unless the CPU feature is set.
+#[cfg(CONFIG_PARAVIRT_XXL)]
+const ALT_NOT_XEN: u32 = (1 << 16) | (8 * 32 + 16);
 
-fn slot(level: Level) -> &'static AtomicUsize {
-    match level {
-        Level::K4 => &HOOKS[0],
-        Level::M2 => &HOOKS[1],
-        Level::G1 => &HOOKS[2],
-    }
+/// `fn(u64) -> u64` through the callee-save paravirt hook at `pv_ops.mmu.$hook`,
+/// as a call site patched like the C `PVOP_ALT_CALLEE1(..., ALT_NOT_XEN)`.
+#[cfg(CONFIG_PARAVIRT_XXL)]
+macro_rules! pv_hook_read {
+    ($name:ident, $hook:ident) => {
+        #[inline(always)]
+        fn $name(raw: u64) -> u64 {
+            let val: u64;
+            // SAFETY: `pv_ops.mmu.$hook.func` is set before any module loads
+            // and points to a callee-save thunk (argument in %rdi, result in
+            // %rax, every other register preserved) that only computes on
+            // its argument: native's identity or Xen's MFN-to-PFN
+            // translation. The `.altinstructions` entry (`struct alt_instr`:
+            // offsets to the original and the replacement, feature flags,
+            // both lengths) lets the module loader replace the 6-byte call
+            // with `mov %rdi,%rax` (padded with nops) when the kernel is not
+            // Xen PV, exactly as it does for the C call sites. Memory and
+            // flags are treated as clobbered, as the C version declares.
+            unsafe {
+                core::arch::asm!(
+                    "771:",
+                    "call *{pv_ops}+{offset}(%rip)",
+                    "772:",
+                    ".pushsection .altinstructions, \"a\"",
+                    ".long 771b - .",
+                    ".long 773f - .",
+                    ".4byte {flags}",
+                    ".byte 772b - 771b",
+                    ".byte 774f - 773f",
+                    ".popsection",
+                    ".pushsection .altinstr_replacement, \"ax\"",
+                    "773:",
+                    "mov %rdi, %rax",
+                    "774:",
+                    ".popsection",
+                    pv_ops = sym bindings::pv_ops,
+                    offset = const core::mem::offset_of!(
+                        bindings::paravirt_patch_template,
+                        mmu.$hook.func
+                    ),
+                    flags = const ALT_NOT_XEN,
+                    in("rdi") raw,
+                    lateout("rax") val,
+                    options(att_syntax),
+                );
+            }
+            val
+        }
+    };
 }
+
+#[cfg(CONFIG_PARAVIRT_XXL)]
+pv_hook_read!(pte_val, pte_val);
+#[cfg(CONFIG_PARAVIRT_XXL)]
+pv_hook_read!(pmd_val, pmd_val);
+#[cfg(CONFIG_PARAVIRT_XXL)]
+pv_hook_read!(pud_val, pud_val);
 
 /// What [`init`] found.
 pub(crate) struct Live {
@@ -64,19 +113,7 @@ pub(crate) struct Live {
 pub(crate) fn init() -> Result<Live> {
     // SAFETY: a plain query of a boot-time CPU feature.
     let xenpv = unsafe { ffi::pte_attrs_glue_xenpv() };
-    #[cfg(CONFIG_PARAVIRT_XXL)]
-    if xenpv {
-        // SAFETY: `pv_ops` is filled before any module loads and is
-        // read-only after init; reading its hook pointers is sound.
-        let mmu = unsafe { &*ptr::addr_of!(bindings::pv_ops.mmu) };
-        for (level, hook) in [
-            (Level::K4, mmu.pte_val.func),
-            (Level::M2, mmu.pmd_val.func),
-            (Level::G1, mmu.pud_val.func),
-        ] {
-            slot(level).store(hook as usize, Ordering::Relaxed);
-        }
-    }
+    XENPV.store(xenpv && cfg!(CONFIG_PARAVIRT_XXL), Ordering::Relaxed);
 
     // The kernel's own cache-mode -> PTE-bits translation names the index
     // of each mode; the PAT MSR fills in the indices no mode uses.
@@ -98,9 +135,10 @@ pub(crate) fn init() -> Result<Live> {
     })
 }
 
-/// Whether entries are read through a paravirt hook (Xen PV).
+/// Whether entries are read through a paravirt hook that is not the
+/// identity (Xen PV): the call sites stayed calls.
 pub(crate) fn paravirt_live() -> bool {
-    slot(Level::K4).load(Ordering::Relaxed) != 0
+    XENPV.load(Ordering::Relaxed)
 }
 
 /// The live PAT table.
@@ -108,19 +146,24 @@ pub(crate) fn pat() -> PatTable {
     PatTable::unpack(PAT.load(Ordering::Relaxed))
 }
 
-/// `raw` as the paravirt layer sees an entry of `level`: the hook's result
-/// under Xen PV, `raw` itself everywhere else (with no call at all).
-#[inline]
+/// `raw` as the paravirt layer sees an entry of `level`: through the
+/// level's hook under Xen PV, `raw` itself everywhere else (a patched
+/// `mov`, no call).
+#[inline(always)]
 pub(crate) fn pv_val(raw: u64, level: Level) -> u64 {
-    let hook = slot(level).load(Ordering::Relaxed);
-    if hook == 0 {
-        return raw;
+    #[cfg(CONFIG_PARAVIRT_XXL)]
+    {
+        match level {
+            Level::K4 => pte_val(raw),
+            Level::M2 => pmd_val(raw),
+            Level::G1 => pud_val(raw),
+        }
     }
-    // SAFETY: a non-zero slot holds the address of the kernel's hook for
-    // this level (set by `init`), a callee-save thunk with this signature.
-    let hook = unsafe { core::mem::transmute::<usize, Hook>(hook) };
-    // SAFETY: the hook only computes on its argument.
-    unsafe { hook(raw) }
+    #[cfg(not(CONFIG_PARAVIRT_XXL))]
+    {
+        let _ = level;
+        raw
+    }
 }
 
 /// An entry found by [`lookup`]: its level and raw value.

@@ -100,6 +100,31 @@ pub(crate) struct Output {
     oom: bool,
 }
 
+impl Output {
+    /// An empty text.
+    pub(crate) fn new() -> Self {
+        Output {
+            buf: KVec::new(),
+            oom: false,
+        }
+    }
+
+    /// The text; `-ENOMEM` if it could not all be kept.
+    pub(crate) fn into_bytes(self) -> Result<KVec<u8>> {
+        if self.oom {
+            return Err(ENOMEM);
+        }
+        Ok(self.buf)
+    }
+
+    /// Appends `bytes`.
+    pub(crate) fn write_bytes(&mut self, bytes: &[u8]) {
+        if self.buf.extend_from_slice(bytes, GFP_KERNEL).is_err() {
+            self.oom = true;
+        }
+    }
+}
+
 impl fmt::Write for Output {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         if self
@@ -286,10 +311,7 @@ unsafe extern "C" fn read<K: Knob>(
 ) -> isize {
     // SAFETY: by the function's safety contract.
     let entry = unsafe { entry::<K>(file) };
-    let mut out = Output {
-        buf: KVec::new(),
-        oom: false,
-    };
+    let mut out = Output::new();
     if let Err(e) = entry.knob.show(&mut out) {
         return e.to_errno() as isize;
     }

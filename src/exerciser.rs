@@ -24,6 +24,8 @@ use kernel::sync::{Arc, CondVar, Mutex};
 use kernel::{new_condvar, new_mutex};
 
 use crate::attrs::CacheMode;
+use crate::bench;
+use crate::debugfs::Output;
 use crate::ffi;
 use crate::pool::{Pool, Shrinker, Why};
 use crate::report::RunStats;
@@ -122,6 +124,11 @@ pub(crate) struct Exerciser {
     hold: AtomicBool,
     #[pin]
     pool: Pool,
+    /// The last output of the `bench` file.
+    #[pin]
+    bench_out: Mutex<KVec<u8>>,
+    /// A benchmark is running.
+    bench_busy: AtomicBool,
 }
 
 /// What a worker thread gets.
@@ -159,6 +166,8 @@ impl Exerciser {
                 stop: AtomicBool::new(false),
                 hold: AtomicBool::new(false),
                 pool <- pool,
+                bench_out <- new_mutex!(KVec::new(), "pte_attrs::bench"),
+                bench_busy: AtomicBool::new(false),
             }),
             GFP_KERNEL,
         )
@@ -186,8 +195,12 @@ impl Exerciser {
         &self.pool
     }
 
-    /// Whether workers should stop now.
+    /// Whether workers should stop now. Workers ask between steps, so this
+    /// also lets others run: the kernel may have no preemption, and a long
+    /// run would otherwise stall RCU.
     pub(crate) fn stopping(&self) -> bool {
+        // SAFETY: workers are kthreads in process context: they may sleep.
+        unsafe { bindings::__cond_resched() };
         // SAFETY: `kthread_should_stop()` may be called from any kthread;
         // workers are kthreads.
         self.stop.load(Ordering::Relaxed) || unsafe { bindings::kthread_should_stop() }
@@ -390,6 +403,43 @@ impl Exerciser {
         self.stop();
         let evicted = self.pool.evict(u64::MAX, Why::Owner);
         (evicted, self.pool.with_evictions(|e| e.verify_failures))
+    }
+
+    /// Runs the benchmarks named `what` (`accessor`, `cpa`, `threads` or
+    /// `all`) and keeps their output for the `bench` file.
+    pub(crate) fn bench(&self, what: &str) -> core::result::Result<(), (Error, &'static str)> {
+        let parts: &[fn(&mut Output) -> Result] = match what {
+            "accessor" => &[bench::accessor_cost],
+            "cpa" => &[bench::cpa_throughput],
+            "threads" => &[bench::cpa_threads],
+            "all" => &[
+                bench::accessor_cost,
+                bench::cpa_throughput,
+                bench::cpa_threads,
+            ],
+            _ => return Err((EINVAL, "one of accessor, cpa, threads, all")),
+        };
+        if self.bench_busy.swap(true, Ordering::Acquire) {
+            return Err((EBUSY, "a benchmark is running"));
+        }
+        let mut out = Output::new();
+        let mut r = Ok(());
+        for part in parts {
+            r = part(&mut out);
+            if r.is_err() {
+                break;
+            }
+        }
+        let text = out.into_bytes();
+        self.bench_busy.store(false, Ordering::Release);
+        r.map_err(|e| (e, "the benchmark failed"))?;
+        *self.bench_out.lock() = text.map_err(|e| (e, "no memory for the output"))?;
+        Ok(())
+    }
+
+    /// The last benchmark output.
+    pub(crate) fn write_bench(&self, out: &mut Output) {
+        out.write_bytes(&self.bench_out.lock());
     }
 
     /// Writes the `results` file.

@@ -43,6 +43,9 @@ pub(crate) enum Kind {
     Evict,
     /// `results`: `key=value` lines of the last run.
     Results,
+    /// `bench`: write `accessor`, `cpa`, `threads` or `all` to run those
+    /// benchmarks; read their output.
+    Bench,
 }
 
 /// A file of the exerciser.
@@ -93,6 +96,10 @@ impl Knob for ExKnob {
             Kind::Hold => writeln!(out, "{}", u8::from(ex.hold())),
             Kind::Run | Kind::Stop | Kind::Reset | Kind::Evict => Ok(()),
             Kind::Results => ex.write_results(out),
+            Kind::Bench => {
+                ex.write_bench(out);
+                Ok(())
+            }
         };
         r.map_err(|_| ENOMEM)
     }
@@ -163,6 +170,11 @@ impl Knob for ExKnob {
                 ex.pool().evict(u64::MAX, crate::pool::Why::Owner);
             }
             Kind::Results => return Err(Rejected::new(EPERM, "the file is read-only")),
+            Kind::Bench => {
+                let what = parse::token(input)?;
+                ex.bench(what)
+                    .map_err(|(err, why)| Rejected::new(err, why))?;
+            }
         }
         Ok(())
     }

@@ -62,6 +62,13 @@ extern "C" {
         start: *mut u64,
         size: *mut u64,
     ) -> c_int;
+    /// Benchmark loop: `pte_flags()` of each of `n` values, folded.
+    pub(crate) fn pte_attrs_bench_pte_flags(v: *const u64, n: usize) -> u64;
+    /// Benchmark loop: `pte_val() & PTE_FLAGS_MASK` (a patched call site).
+    pub(crate) fn pte_attrs_bench_pte_val(v: *const u64, n: usize) -> u64;
+    /// Benchmark loop: an indirect call through `pv_ops.mmu.pte_val`.
+    pub(crate) fn pte_attrs_bench_indirect(v: *const u64, n: usize) -> u64;
+
     /// `set_pages_uc()` (arch/x86/mm/pat/set_memory.c).
     pub(crate) fn set_pages_uc(page: *mut c_void, numpages: c_int) -> c_int;
     /// `set_pages_wb()`.

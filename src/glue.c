@@ -13,6 +13,7 @@
 #include <asm/cpufeature.h>
 #include <asm/memtype.h>
 #include <asm/msr.h>
+#include <asm/paravirt.h>
 #include <pte_attrs.h>
 
 #include "glue.h"
@@ -90,6 +91,50 @@ int pte_attrs_glue_find_bar(const char *want, int bar, char *name, size_t len,
 		return 0;
 	}
 	return -ENODEV;
+}
+
+/*
+ * Benchmark loops of src/bench.rs: the same loop around each way of
+ * reading the flags of @n entry values, folded into one value so that
+ * nothing is optimised away.
+ */
+u64 pte_attrs_bench_pte_flags(const u64 *v, size_t n)
+{
+	u64 acc = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		acc ^= pte_flags(native_make_pte(v[i]));
+	return acc;
+}
+
+/* Konrad's pte_attrs(): the paravirt pte_val(), a patched call site. */
+u64 pte_attrs_bench_pte_val(const u64 *v, size_t n)
+{
+	u64 acc = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		acc ^= pte_val(native_make_pte(v[i])) & PTE_FLAGS_MASK;
+	return acc;
+}
+
+/* What an unpatched paravirt read costs: an indirect call per entry. */
+u64 pte_attrs_bench_indirect(const u64 *v, size_t n)
+{
+#ifdef CONFIG_PARAVIRT_XXL
+	u64 (*hook)(u64) = pv_ops.mmu.pte_val.func;
+#endif
+	u64 acc = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+#ifdef CONFIG_PARAVIRT_XXL
+		acc ^= hook(v[i]) & PTE_FLAGS_MASK;
+#else
+		acc ^= v[i] & PTE_FLAGS_MASK;
+#endif
+	return acc;
 }
 
 /*

@@ -30,4 +30,8 @@ struct task_struct *pte_attrs_glue_kthread_run(int (*fn)(void *), void *data,
 int pte_attrs_glue_find_bar(const char *want, int bar, char *name, size_t len,
 			    u64 *start, u64 *size);
 
+u64 pte_attrs_bench_pte_flags(const u64 *v, size_t n);
+u64 pte_attrs_bench_pte_val(const u64 *v, size_t n);
+u64 pte_attrs_bench_indirect(const u64 *v, size_t n);
+
 #endif /* _PTE_ATTRS_GLUE_H */

@@ -18,6 +18,8 @@ use exknobs::{ExKnob, Kind};
 
 mod accessor;
 mod attrs;
+mod bench;
+mod benchstat;
 mod cpa;
 mod debugfs;
 mod exerciser;
@@ -78,6 +80,7 @@ impl kernel::Module for PteAttrsModule {
             (c_str!("reset"), Access::Write, Kind::Reset),
             (c_str!("evict"), Access::Write, Kind::Evict),
             (c_str!("results"), Access::Read, Kind::Results),
+            (c_str!("bench"), Access::ReadWrite, Kind::Bench),
         ] {
             let knob = ExKnob {
                 ex: ex.clone(),
