@@ -166,12 +166,31 @@ pub(crate) fn pv_val(raw: u64, level: Level) -> u64 {
     }
 }
 
-/// An entry found by [`lookup`]: its level and raw value.
+/// An entry found by [`lookup`]: its level, raw value and place.
 pub(crate) struct Found {
     /// The level of the entry that maps the address.
     pub(crate) level: Level,
     /// The entry as stored (`native_pte_val()`).
     pub(crate) raw: u64,
+    /// Where the entry is, in its page-table page.
+    pub(crate) entry: *const u64,
+}
+
+impl Found {
+    /// The raw entry `n` slots after this one in the same page-table page.
+    ///
+    /// # Safety
+    ///
+    /// The entry's slot index (`(addr >> 12) & 511` for a 4K entry) plus
+    /// `n` must stay below 512, and the mapping must not have been torn
+    /// down since the lookup: the page-table pages of a live mapping are
+    /// never freed by CPA in 6.12 (it splits large pages but does not
+    /// collapse tables back).
+    pub(crate) unsafe fn raw_at(&self, n: usize) -> u64 {
+        // SAFETY: by the function's safety contract the slot is in the same
+        // page-table page, which is allocated; one aligned word is read.
+        unsafe { ptr::read_volatile(self.entry.add(n)) }
+    }
 }
 
 /// The entry that maps the kernel virtual address `addr`, if one is
@@ -189,5 +208,9 @@ pub(crate) fn lookup(addr: u64) -> Option<Found> {
     // word, like the kernel's READ_ONCE of an entry.
     let raw = unsafe { ptr::read_volatile(entry.cast::<u64>()) };
     let level = Level::from_pg_level(level)?;
-    (raw & 1 != 0).then_some(Found { level, raw })
+    (raw & 1 != 0).then_some(Found {
+        level,
+        raw,
+        entry: entry.cast(),
+    })
 }

@@ -16,8 +16,8 @@ use kernel::error::{code::*, to_result, Result};
 use kernel::ffi::{c_int, c_ulong, c_void};
 use kernel::prelude::*;
 
-use crate::accessor;
-use crate::attrs::{CacheMode, PteAttrs};
+use crate::accessor::{self, Found};
+use crate::attrs::{pat_index, CacheMode, Level};
 use crate::ffi;
 
 /// A `struct page *`, opaque here: only C functions look inside.
@@ -171,28 +171,103 @@ pub(crate) struct Mismatch {
 pub(crate) fn effective(req: CacheMode) -> Option<CacheMode> {
     // SAFETY: `cachemode2protval()` is a pure table lookup.
     let bits = unsafe { bindings::cachemode2protval(req as u32) } as u64;
-    accessor::pat().mode(crate::attrs::pat_index(bits, crate::attrs::Level::K4))
+    accessor::pat().mode(pat_index(bits, Level::K4))
 }
 
-/// Checks through the accessor that the entry mapping `addr` is present
-/// and has the cache mode the kernel gives `want`.
-pub(crate) fn check(addr: usize, want: CacheMode) -> core::result::Result<(), Mismatch> {
-    let expect = effective(want);
-    let mismatch = |pv, raw| Mismatch {
-        addr,
-        pv,
-        raw,
-        want,
-    };
-    let Some(found) = accessor::lookup(addr as u64) else {
-        return Err(mismatch(0, 0));
-    };
-    let pv = accessor::pv_val(found.raw, found.level);
-    let got = PteAttrs::decode(pv, found.level, &accessor::pat());
-    if got.present() && got.cache_mode().is_some() && got.cache_mode() == expect {
-        Ok(())
-    } else {
-        Err(mismatch(pv, found.raw))
+/// What a check expects of every entry it reads: computed once per batch,
+/// so that a page costs only its lookup and decoding.
+pub(crate) struct Expect {
+    want: CacheMode,
+    /// Bit `i` is set when PAT index `i` is the mode the kernel gives
+    /// `want`: a page then costs a few bit operations.
+    ok_indices: u8,
+}
+
+impl Expect {
+    /// Entries that should have the mode the kernel gives `want`.
+    pub(crate) fn new(want: CacheMode) -> Self {
+        let pat = accessor::pat();
+        let mode = effective(want);
+        let ok_indices = (0..8u8)
+            .filter(|&i| mode.is_some() && pat.mode(i) == mode)
+            .fold(0, |bits, i| bits | (1 << i));
+        Expect { want, ok_indices }
+    }
+
+    /// Checks through the accessor that the entry mapping `addr` is
+    /// present and has the expected cache mode.
+    pub(crate) fn check(&self, addr: usize) -> core::result::Result<(), Mismatch> {
+        match accessor::lookup(addr as u64) {
+            Some(found) => self.check_raw(addr, &found, found.raw),
+            None => Err(self.mismatch(addr, 0, 0)),
+        }
+    }
+
+    fn mismatch(&self, addr: usize, pv: u64, raw: u64) -> Mismatch {
+        Mismatch {
+            addr,
+            pv,
+            raw,
+            want: self.want,
+        }
+    }
+
+    /// Checks the entry value `raw` of `found`'s level, mapping `addr`.
+    fn check_raw(
+        &self,
+        addr: usize,
+        found: &Found,
+        raw: u64,
+    ) -> core::result::Result<(), Mismatch> {
+        let pv = accessor::pv_val(raw, found.level);
+        let present = pv & 1 != 0;
+        if present && self.ok_indices & (1 << pat_index(pv, found.level)) != 0 {
+            Ok(())
+        } else {
+            Err(self.mismatch(addr, pv, raw))
+        }
+    }
+
+    /// Checks the `pages` pages from `addr` on; returns how many failed and
+    /// the first failure. One page-table walk serves every page the found
+    /// entry's table covers: the following 4K entries are read in place,
+    /// a 2M or 1G entry stands for all of its pages.
+    pub(crate) fn check_range(&self, addr: usize, pages: usize) -> (u64, Option<Mismatch>) {
+        let mut bad = 0;
+        let mut first = None;
+        let mut i = 0;
+        while i < pages {
+            let at = addr + (i << 12);
+            let Some(found) = accessor::lookup(at as u64) else {
+                bad += 1;
+                first.get_or_insert(self.mismatch(at, 0, 0));
+                i += 1;
+                continue;
+            };
+            // Pages up to the end of what this walk's table (4K: 512
+            // entries, 2 MiB) or entry (2M, 1G) maps.
+            let span = match found.level {
+                Level::K4 => 512 << 12,
+                l => l.size() as usize,
+            };
+            let left_in_table = (span - (at & (span - 1))) >> 12;
+            let n = left_in_table.min(pages - i);
+            for j in 0..n {
+                let raw = if found.level == Level::K4 {
+                    // SAFETY: `j` stays within the table (`left_in_table`)
+                    // and the mapping is ours and live.
+                    unsafe { found.raw_at(j) }
+                } else {
+                    found.raw
+                };
+                if let Err(m) = self.check_raw(at + (j << 12), &found, raw) {
+                    bad += 1;
+                    first.get_or_insert(m);
+                }
+            }
+            i += n;
+        }
+        (bad, first)
     }
 }
 
@@ -274,15 +349,13 @@ impl PageSet {
     /// Checks every page against `want`; returns how many failed and the
     /// first failure.
     pub(crate) fn verify(&self, want: CacheMode) -> (u64, Option<Mismatch>) {
+        let expect = Expect::new(want);
         let mut bad = 0;
         let mut first = None;
         for b in self.blocks.iter() {
-            for i in 0..b.len() {
-                if let Err(m) = check(b.addr() + (i << 12), want) {
-                    bad += 1;
-                    first.get_or_insert(m);
-                }
-            }
+            let (n, f) = expect.check_range(b.addr(), b.len());
+            bad += n;
+            first = first.or(f);
         }
         (bad, first)
     }

@@ -98,19 +98,14 @@ fn unbind(block: Block) -> Unbound {
     let ret = unsafe { ffi::set_pages_wb(block.page(0), n) };
     // SAFETY: as above.
     let ns = (unsafe { bindings::ktime_get() } - start).max(0) as u64;
-    let mut bad = 0u64;
-    for i in 0..block.len() {
-        if let Err(m) = cpa::check(block.addr() + (i << 12), CacheMode::Wb) {
-            if bad == 0 {
-                pr_err!(
-                    "evicted page {:#x} is not WB before free: pv {:#018x} raw {:#018x}\n",
-                    m.addr,
-                    m.pv,
-                    m.raw
-                );
-            }
-            bad += 1;
-        }
+    let (bad, first) = cpa::Expect::new(CacheMode::Wb).check_range(block.addr(), block.len());
+    if let Some(m) = first {
+        pr_err!(
+            "evicted page {:#x} is not WB before free: pv {:#018x} raw {:#018x}\n",
+            m.addr,
+            m.pv,
+            m.raw
+        );
     }
     if ret != 0 {
         pr_err!("set_pages_wb on eviction failed: {}\n", ret);

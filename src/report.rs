@@ -27,6 +27,10 @@ pub(crate) struct RunStats {
     pub(crate) verify_failures: u64,
     /// Pages checked through the accessor.
     pub(crate) verified_pages: u64,
+    /// Time spent in the timed CPA calls.
+    pub(crate) cpa_ns: u64,
+    /// Time spent checking pages after them.
+    pub(crate) verify_ns: u64,
     /// The first verification failure: address (0: none yet), paravirt
     /// and raw entry.
     pub(crate) first_failure: [u64; 3],
@@ -41,6 +45,8 @@ impl RunStats {
             errors: 0,
             verify_failures: 0,
             verified_pages: 0,
+            cpa_ns: 0,
+            verify_ns: 0,
             first_failure: [0; 3],
         }
     }
@@ -66,6 +72,8 @@ impl RunStats {
         self.errors += other.errors;
         self.verify_failures += other.verify_failures;
         self.verified_pages += other.verified_pages;
+        self.cpa_ns += other.cpa_ns;
+        self.verify_ns += other.verify_ns;
         if self.first_failure[0] == 0 {
             self.first_failure = other.first_failure;
         }
@@ -78,6 +86,8 @@ impl RunStats {
         writeln!(w, "errors={}", self.errors)?;
         writeln!(w, "verified_pages={}", self.verified_pages)?;
         writeln!(w, "verify_failures={}", self.verify_failures)?;
+        writeln!(w, "cpa_ns={}", self.cpa_ns)?;
+        writeln!(w, "verify_ns={}", self.verify_ns)?;
         let [addr, pv, raw] = self.first_failure;
         if addr != 0 {
             writeln!(

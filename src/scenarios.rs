@@ -54,6 +54,7 @@ impl Worker<'_> {
         let start = now();
         let r = f();
         let ns = (now() - start).max(0) as u64;
+        self.st.cpa_ns += ns;
         if let Some(o) = self.st.op(self.cfg.scenario, op) {
             match r {
                 Ok(()) => o.record_ok(pages as u64, ns),
@@ -90,7 +91,9 @@ impl Worker<'_> {
     /// mode `op` should have left.
     fn verify(&mut self, op: Op, set: &PageSet, want: CacheMode) {
         if self.cfg.verify {
+            let start = now();
             let (bad, first) = set.verify(want);
+            self.st.verify_ns += (now() - start).max(0) as u64;
             if let Some(o) = self.st.op(self.cfg.scenario, op) {
                 o.record_verify_failures(bad);
             }
@@ -364,14 +367,17 @@ impl Worker<'_> {
             (CacheMode::Wt, false) => &[CacheMode::Wt],
             (CacheMode::Wp, false) => &[CacheMode::Wp],
         };
+        // At most two accepted modes.
+        let first_mode = cpa::Expect::new(accepted[0]);
+        let second_mode = accepted.get(1).map(|&m| cpa::Expect::new(m));
         let mut bad = 0;
         let mut first = None;
         for i in 0..len >> 12 {
             let addr = m.0 as usize + (i << 12);
-            let mut r = cpa::check(addr, accepted[0]);
-            for &mode in &accepted[1..] {
-                r = r.or_else(|_| cpa::check(addr, mode));
-            }
+            let r = first_mode.check(addr).or_else(|e| match &second_mode {
+                Some(s) => s.check(addr).map_err(|_| e),
+                None => Err(e),
+            });
             if let Err(e) = r {
                 bad += 1;
                 first.get_or_insert(e);
