@@ -22,6 +22,7 @@ krel=$("${KMAKE[@]}" -s -C "$KDIR" kernelrelease)
 root=$(mktemp -d "${TMPDIR:-/tmp}/pte_attrs-initramfs.XXXXXX")
 trap 'rm -rf "$root"' EXIT
 
+chmod 0755 "$root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc,root}
 cp /bin/busybox "$root/bin/busybox"
 for applet in $(busybox --list-full); do

@@ -199,18 +199,27 @@ impl Exerciser {
     /// also lets others run: the kernel may have no preemption, and a long
     /// run would otherwise stall RCU.
     pub(crate) fn stopping(&self) -> bool {
-        // SAFETY: workers are kthreads in process context: they may sleep.
+        // SAFETY: workers run in process context (a kthread, or the task
+        // of a sync run): they may sleep.
         unsafe { bindings::__cond_resched() };
-        // SAFETY: `kthread_should_stop()` may be called from any kthread;
-        // workers are kthreads.
-        self.stop.load(Ordering::Relaxed) || unsafe { bindings::kthread_should_stop() }
+        // The flag, not kthread_should_stop(): workers are never
+        // kthread_stop()ed early, and a sync run is no kthread.
+        self.stop.load(Ordering::Relaxed)
     }
 
-    /// Starts a run of the current knobs. `-EBUSY` while one runs,
-    /// `-ENOMEM` if memory cannot hold it (nothing changed then),
-    /// `-ENODEV` for `ioremap` without a memory BAR.
-    pub(crate) fn start(self: &Arc<Self>) -> core::result::Result<(), (Error, &'static str)> {
-        let cfg = *self.cfg.lock();
+    /// Starts a run of the current knobs on worker threads, or, with
+    /// `sync`, runs it in the calling task (one worker) and returns when it
+    /// is done: fault injection aimed at that task (`make-it-fail`) then
+    /// reaches every allocation of the run. `-EBUSY` while one runs,
+    /// `-ENOMEM` if memory cannot hold it (nothing changed then).
+    pub(crate) fn start(
+        self: &Arc<Self>,
+        sync: bool,
+    ) -> core::result::Result<(), (Error, &'static str)> {
+        let mut cfg = *self.cfg.lock();
+        if sync {
+            cfg.threads = 1;
+        }
         let bar = *self.bar.lock();
         // SAFETY: a plain query.
         let avail = unsafe { bindings::si_mem_available() }.max(0) as u64;
@@ -252,6 +261,10 @@ impl Exerciser {
             cfg.threads,
             u8::from(cfg.verify)
         );
+        if sync {
+            run_worker(self, 0, cfg, bar);
+            return Ok(());
+        }
         for id in 0..cfg.threads as u32 {
             if let Err(e) = self.spawn(id, cfg, bar) {
                 pr_err!("run: cannot start worker {}: {:?}\n", id, e);
@@ -545,9 +558,15 @@ unsafe extern "C" fn worker(data: *mut c_void) -> c_int {
     // SAFETY: by the function's safety contract.
     let args = unsafe { KBox::from_raw(data.cast::<WorkerArgs>()) };
     let WorkerArgs { ex, id, cfg, bar } = KBox::into_inner(args);
+    run_worker(&ex, id, cfg, bar);
+    0
+}
+
+/// One worker's share of a run, then its accounting.
+fn run_worker(ex: &Exerciser, id: u32, cfg: Config, bar: Bar) {
     match zeroed::<RunStats>() {
         Ok(mut stats) => {
-            scenarios::run(&ex, &cfg, bar, id, &mut stats);
+            scenarios::run(ex, &cfg, bar, id, &mut stats);
             ex.finish_workers(1, Some(&stats));
         }
         Err(_) => {
@@ -555,5 +574,4 @@ unsafe extern "C" fn worker(data: *mut c_void) -> c_int {
             ex.finish_workers(1, None);
         }
     }
-    0
 }

@@ -33,7 +33,8 @@ pub(crate) enum Kind {
     /// `hold`: 1 keeps the `ioremap` scenario's first WC mapping alive
     /// (its address in `results`) until 0 is written.
     Hold,
-    /// `run`: write 1 to start a run.
+    /// `run`: write 1 to start a run on worker threads, `sync` to run it
+    /// in the writing task and return when it is done.
     Run,
     /// `stop`: write 1 to stop the run and wait until it has cleaned up.
     Stop,
@@ -153,8 +154,13 @@ impl Knob for ExKnob {
             }
             Kind::Hold => ex.set_hold(parse::parse_bool(input)?),
             Kind::Run => {
-                one(input)?;
-                ex.start().map_err(|(err, why)| Rejected::new(err, why))?;
+                let sync = match parse::token(input)? {
+                    "1" => false,
+                    "sync" => true,
+                    _ => return Err(Rejected::new(EINVAL, "write 1, or sync")),
+                };
+                ex.start(sync)
+                    .map_err(|(err, why)| Rejected::new(err, why))?;
             }
             Kind::Stop => {
                 one(input)?;
