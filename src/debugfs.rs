@@ -10,6 +10,7 @@
 
 use core::fmt;
 use core::ptr;
+use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::bindings;
@@ -25,6 +26,40 @@ use crate::parse::ParseError;
 
 /// The longest write a knob accepts, in bytes; longer ones get `-EINVAL`.
 pub(crate) const MAX_WRITE: usize = 256;
+
+/// Refusals logged per [`LOG_WINDOW_NS`] at most, as `printk_ratelimit()`
+/// does: a script that writes junk in a loop must not flood the log.
+const LOG_BURST: u64 = 20;
+/// The window of [`LOG_BURST`].
+const LOG_WINDOW_NS: i64 = 5_000_000_000;
+
+/// Start of the current window and the refusals logged in it.
+static LOG_WINDOW: AtomicI64 = AtomicI64::new(i64::MIN);
+static LOG_COUNT: AtomicU64 = AtomicU64::new(0);
+static LOG_SUPPRESSED: AtomicU64 = AtomicU64::new(0);
+
+/// Whether a refusal may be logged now; says how many were not, first.
+fn log_allowed() -> bool {
+    // SAFETY: ktime_get() has no preconditions.
+    let now = unsafe { bindings::ktime_get() };
+    let start = LOG_WINDOW.load(Ordering::Relaxed);
+    if now.saturating_sub(start) > LOG_WINDOW_NS
+        && LOG_WINDOW
+            .compare_exchange(start, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        LOG_COUNT.store(0, Ordering::Relaxed);
+        let missed = LOG_SUPPRESSED.swap(0, Ordering::Relaxed);
+        if missed > 0 {
+            pr_err!("{} more refused writes were not logged\n", missed);
+        }
+    }
+    if LOG_COUNT.fetch_add(1, Ordering::Relaxed) < LOG_BURST {
+        return true;
+    }
+    LOG_SUPPRESSED.fetch_add(1, Ordering::Relaxed);
+    false
+}
 
 /// Why a knob refused a write: the error returned to user space and the
 /// reason logged with `pr_err`.
@@ -351,12 +386,14 @@ unsafe extern "C" fn write<K: Knob>(
     // SAFETY: by the function's safety contract.
     let entry = unsafe { entry::<K>(file) };
     if count > MAX_WRITE {
-        pr_err!(
-            "{}: write of {} bytes refused: at most {} are accepted\n",
-            entry.name,
-            count,
-            MAX_WRITE
-        );
+        if log_allowed() {
+            pr_err!(
+                "{}: write of {} bytes refused: at most {} are accepted\n",
+                entry.name,
+                count,
+                MAX_WRITE
+            );
+        }
         return EINVAL.to_errno() as isize;
     }
     let mut data = [0u8; MAX_WRITE];
@@ -367,7 +404,9 @@ unsafe extern "C" fn write<K: Knob>(
     match entry.knob.store(&data[..count]) {
         Ok(()) => count as isize,
         Err(r) => {
-            pr_err!("{}: {}\n", entry.name, r.why);
+            if log_allowed() {
+                pr_err!("{}: {}\n", entry.name, r.why);
+            }
             r.err.to_errno() as isize
         }
     }
