@@ -51,7 +51,8 @@ ksft=$root/kselftest
 mkdir -p "$ksft/kselftest" "$ksft/pte_attrs"
 install -m 0755 "$KSFT_SRC/run_kselftest.sh" "$ksft/"
 install -m 0644 "$KSFT_SRC"/kselftest/{runner.sh,ktap_helpers.sh,module.sh,prefix.pl} "$ksft/kselftest/"
-progs=$(make -s --no-print-directory -C "$ROOT/selftests" print-progs)
+# TESTS="a.sh b.sh" runs only those (module.sh first is a good idea).
+progs=${TESTS:-$(make -s --no-print-directory -C "$ROOT/selftests" print-progs)}
 files=$(make -s --no-print-directory -C "$ROOT/selftests" print-files)
 : >"$ksft/kselftest-list.txt"
 for p in $progs; do

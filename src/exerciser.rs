@@ -524,7 +524,9 @@ unsafe impl ZeroIsEmpty for stats::OpStats {}
 /// An empty `T` on the vmalloc heap, never built on the stack: the
 /// counters are kilobytes large and kernel stacks are 16 KB.
 pub(crate) fn zeroed<T: ZeroIsEmpty>() -> Result<VBox<T>> {
-    let b = VBox::<T>::new_uninit(GFP_KERNEL | __GFP_ZERO)?;
+    // No warning on failure: the caller reports it (and fault injection
+    // makes it happen on purpose).
+    let b = VBox::<T>::new_uninit(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN)?;
     // SAFETY: the memory is zeroed, a valid empty `T` (`ZeroIsEmpty`).
     Ok(unsafe { b.assume_init() })
 }
