@@ -68,6 +68,11 @@ esac
 loglevel=8
 case "$MODE" in check | bench) ;; *) loglevel=5 ;; esac
 guest="loglevel=$loglevel panic=-1 oops=panic harness=$MODE harness_out=ttyS1"
+# The fuzzer's settings reach the guest's tests as environment variables
+# (the kernel hands unknown name=value parameters to /init).
+for v in PTE_ATTRS_FUZZ_SEED PTE_ATTRS_FUZZ_OPS PTE_ATTRS_FUZZ_PROCS PTE_ATTRS_FUZZ_TRACE; do
+	if [ -n "${!v:-}" ]; then guest="$guest $v=${!v}"; fi
+done
 
 if [ "$FLAVOR" = xen ]; then
 	# Xen 4.17 from Debian, with the test kernel as its PV dom0: the
