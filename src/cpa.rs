@@ -28,8 +28,11 @@ pub(crate) type PagePtr = *mut c_void;
 /// # Invariants
 ///
 /// `head` is the first page of a block of `1 << order` pages allocated
-/// with `alloc_pages(order)`, owned by this value; its pages are WB
-/// whenever no [`PageSet`] holds them changed, so dropping frees them.
+/// with `alloc_pages(order)`, owned by this value. Its pages are WB unless
+/// an owner that changed them holds the block: a [`PageSet`], or a pool
+/// `Entry` (handed over, still bound, by [`PageSet::release_bound`]); both
+/// make them WB again before the block is dropped, so dropping frees WB
+/// pages only.
 pub(crate) struct Block {
     head: NonNull<c_void>,
     order: u32,

@@ -49,7 +49,9 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
-    /// Runs `f` as one `op` over `pages` pages and counts it.
+    /// Runs `f` as one `op` over `pages` pages and counts it in the op's
+    /// counters (a failure also in the totals, where it is handled: most
+    /// end the worker, see [`run`]).
     fn timed(&mut self, op: Op, pages: usize, f: impl FnOnce() -> Result) -> Result {
         let start = now();
         let r = f();
@@ -62,7 +64,7 @@ impl Worker<'_> {
             }
         }
         if let Err(e) = r {
-            self.st.errors += 1;
+            // Counted in the totals by whoever handles the error.
             pr_err!("{}: {} failed: {:?}\n", self.cfg.scenario, op.key(), e);
         }
         r
@@ -323,6 +325,8 @@ impl Worker<'_> {
                     }
                 });
                 if r.is_err() {
+                    // Not fatal: the next mode is tried.
+                    self.st.errors += 1;
                     continue;
                 }
                 let mapping = Mapping(addr);
