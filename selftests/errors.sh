@@ -8,7 +8,7 @@ DIR=$(dirname "$(readlink -f "$0")")
 . "$DIR/pte_attrs_lib.sh"
 
 ktap_print_header
-ktap_set_plan 8
+ktap_set_plan 9
 pa_load
 ex_defaults
 knob reset 1
@@ -49,6 +49,32 @@ dmesg_mark enomem
 refused "memory" run 1
 ktap_check "a run larger than memory gets ENOMEM" test $? = 0
 ktap_check "... and changed nothing" test "$(ex_state)" = idle
+
+# A memory BAR that is not prefetchable (device registers) is never mapped.
+# /sys/bus/pci/devices/*/resource: "start end flags" per BAR;
+# IORESOURCE_MEM 0x200, IORESOURCE_PREFETCH 0x2000.
+regs=
+for d in /sys/bus/pci/devices/*; do
+	i=0
+	while read -r start end flags; do
+		if [ $((flags & 0x200)) != 0 ] && [ $((flags & 0x2000)) = 0 ] && [ $((end)) -gt $((start)) ]; then
+			regs="${d##*/}/$i"
+			break 2
+		fi
+		i=$((i + 1))
+		[ $i -gt 5 ] && break
+	done <"$d/resource"
+done
+if [ -n "$regs" ]; then
+	ex_defaults
+	dmesg_mark regs
+	ex_run ioremap bar="$regs" iterations=1
+	ktap_print_msg "BAR $regs: ops=$(pa_get ops) errors=$(pa_get errors)"
+	ktap_check "a non-prefetchable BAR ($regs) is refused, never mapped" \
+		sh -c "[ '$(pa_get ops)' = 0 ] && [ '$(pa_get errors)' = 1 ] && dmesg | sed -n '/pte_attrs-selftest-mark regs\$/,\$p' | grep -q 'is not prefetchable'"
+else
+	ktap_test_skip "no non-prefetchable memory BAR in this machine"
+fi
 
 ex_defaults
 ex_run set_pages verify=0

@@ -58,9 +58,15 @@ macro_rules! pv_hook_read {
             // with `mov %rdi,%rax` (padded with nops) when the kernel is not
             // Xen PV, exactly as it does for the C call sites. Memory and
             // flags are treated as clobbered, as the C version declares.
+            // Unlike C's ALTERNATIVE_2, the call is not also turned into a
+            // direct one under Xen: it stays an indirect call there.
             unsafe {
                 core::arch::asm!(
+                    // ANNOTATE_RETPOLINE_SAFE, as on the C call sites.
                     "771:",
+                    ".pushsection .discard.retpoline_safe",
+                    ".long 771b",
+                    ".popsection",
                     "call *{pv_ops}+{offset}(%rip)",
                     "772:",
                     ".pushsection .altinstructions, \"a\"",
@@ -204,8 +210,11 @@ pub(crate) fn lookup(addr: u64) -> Option<Found> {
         return None;
     }
     // SAFETY: a non-null result points at the (PTE, PMD or PUD) entry in a
-    // kernel page table, which stays allocated; the read is one aligned
-    // word, like the kernel's READ_ONCE of an entry.
+    // kernel page table, a page of the direct map: the read is one aligned
+    // word, like the kernel's READ_ONCE of an entry, and cannot fault. For
+    // the module's own pages the table stays allocated; for an arbitrary
+    // address it races with a teardown (huge vmap, memory hot-remove) as
+    // `lookup_address()`'s own callers do, and may read a stale entry.
     let raw = unsafe { ptr::read_volatile(entry.cast::<u64>()) };
     let level = Level::from_pg_level(level)?;
     (raw & 1 != 0).then_some(Found {

@@ -331,15 +331,20 @@ impl PageSet {
         &self.blocks
     }
 
-    /// Makes every page `mode` through `api`. On failure the kernel has
-    /// rolled its change back (CPA does), and the set stays as it was.
+    /// Makes every page `mode` through `api`. A failed call may have
+    /// changed some pages (an earlier block, or PTEs `_set_pages_array()`
+    /// does not undo), so a non-WB request marks the set changed before
+    /// it is made: `Drop` then restores WB on any outcome (WB calls on
+    /// pages that were not changed are harmless: RAM memtypes are page
+    /// flags, and freeing a WB one is a no-op).
     pub(crate) fn set(&mut self, api: Api, mode: CacheMode) -> Result {
+        if mode != CacheMode::Wb {
+            self.changed = Some(api);
+        }
         call(api, mode, &self.blocks, &mut self.array)?;
-        self.changed = if mode == CacheMode::Wb {
-            None
-        } else {
-            Some(api)
-        };
+        if mode == CacheMode::Wb {
+            self.changed = None;
+        }
         Ok(())
     }
 

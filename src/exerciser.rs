@@ -131,6 +131,24 @@ pub(crate) struct Exerciser {
     bench_busy: AtomicBool,
 }
 
+/// The pool's shrinker and the exerciser it evicts from.
+///
+/// # Invariants
+///
+/// Fields drop in order: the shrinker is freed (and its callbacks are
+/// over) before the reference that keeps the pool alive goes.
+pub(crate) struct PoolShrinker {
+    shrinker: Shrinker,
+    _ex: Arc<Exerciser>,
+}
+
+impl PoolShrinker {
+    /// Unregisters the shrinker (waiting for callbacks in flight).
+    pub(crate) fn free(self) {
+        drop(self.shrinker);
+    }
+}
+
 /// What a worker thread gets.
 struct WorkerArgs {
     ex: Arc<Exerciser>,
@@ -173,11 +191,16 @@ impl Exerciser {
         )
     }
 
-    /// Registers the pool's shrinker.
-    pub(crate) fn register_shrinker(self: &Arc<Self>) -> Result<Shrinker> {
-        // SAFETY: the pool lives in the exerciser, which the module keeps
-        // until after it has dropped the shrinker.
-        unsafe { Shrinker::register(&self.pool) }
+    /// Registers the pool's shrinker; it stays registered until the
+    /// returned value is dropped.
+    pub(crate) fn register_shrinker(self: &Arc<Self>) -> Result<PoolShrinker> {
+        // SAFETY: the pool lives in the exerciser, and the `PoolShrinker`
+        // keeps a reference to it until after the shrinker is freed.
+        let shrinker = unsafe { Shrinker::register(&self.pool) }?;
+        Ok(PoolShrinker {
+            shrinker,
+            _ex: self.clone(),
+        })
     }
 
     /// Runs `f` on the knobs.
@@ -233,6 +256,11 @@ impl Exerciser {
             return Err((ENOMEM, "not enough memory for this run"));
         }
         let stats = zeroed::<RunStats>().map_err(|_| (ENOMEM, "no memory for the results"))?;
+        // Room for every worker's task reference, taken before any starts:
+        // a worker whose reference could not be kept could not be waited
+        // for (see `reap`).
+        let mut tasks = KVec::with_capacity(cfg.threads as usize, GFP_KERNEL)
+            .map_err(|_| (ENOMEM, "no memory for the workers"))?;
         let old = {
             let mut runs = self.runs.lock();
             if runs.closed {
@@ -249,7 +277,8 @@ impl Exerciser {
             runs.ioremap = IoremapFacts::default();
             // SAFETY: ktime_get() has no preconditions.
             runs.started_ns = unsafe { bindings::ktime_get() };
-            core::mem::take(&mut runs.tasks)
+            core::mem::swap(&mut runs.tasks, &mut tasks);
+            tasks
         };
         reap(old);
         pr_info!(
@@ -298,13 +327,8 @@ impl Exerciser {
             drop(unsafe { KBox::from_raw(raw) });
             return Err(e);
         }
-        let mut runs = self.runs.lock();
-        if runs.tasks.push(Task(task), GFP_KERNEL).is_err() {
-            drop(runs);
-            // Cannot keep the reference: wait for this worker right away.
-            pr_err!("run: no memory to track worker {}; waiting for it\n", id);
-            reap_one(Task(task));
-        }
+        // Cannot fail: `start` reserved a slot for every worker.
+        let _ = self.runs.lock().tasks.push(Task(task), GFP_KERNEL);
         Ok(())
     }
 
@@ -499,12 +523,18 @@ impl Exerciser {
                 writeln!(w, "pool.sample_{key}={addr:#x}")?;
             }
         }
-        self.pool.with_evictions(|e| {
-            writeln!(w, "pool.shrinker_scans={}", e.shrinker_scans)?;
-            writeln!(w, "pool.shrinker_pages={}", e.shrinker_pages)?;
-            writeln!(w, "pool.verify_failures={}", e.verify_failures)?;
-            e.stats.write_kv(w, "pool.evict")
-        })
+        // Copied out first, into memory allocated before the lock:
+        // formatting allocates, an allocation may enter reclaim, and the
+        // shrinker takes this lock from there.
+        let mut evict = zeroed::<stats::OpStats>().map_err(|_| core::fmt::Error)?;
+        let (scans, pages, failures) = self.pool.with_evictions(|e| {
+            evict.copy_from(&e.stats);
+            (e.shrinker_scans, e.shrinker_pages, e.verify_failures)
+        });
+        writeln!(w, "pool.shrinker_scans={scans}")?;
+        writeln!(w, "pool.shrinker_pages={pages}")?;
+        writeln!(w, "pool.verify_failures={failures}")?;
+        evict.write_kv(w, "pool.evict")
     }
 }
 
@@ -545,9 +575,10 @@ fn reap(tasks: KVec<Task>) {
 }
 
 fn reap_one(t: Task) {
-    // SAFETY: `t` holds a task reference taken at creation; every worker
-    // has run (a run's state leaves `Running` only when all have
-    // returned), so stopping it only waits for its exit.
+    // SAFETY: `t` holds a task reference taken at creation, and is only
+    // reaped once the run's state has left `Running`, which happens when
+    // every started worker has counted itself done (`finish_workers`): its
+    // function has run, so stopping it only waits for its exit.
     unsafe { bindings::kthread_stop_put(t.0.cast()) };
 }
 

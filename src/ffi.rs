@@ -26,7 +26,8 @@ extern "C" {
         fops: *const c_void,
     ) -> *mut c_void;
 
-    /// `debugfs_remove()`: recursive; returns once no callback runs.
+    /// `debugfs_remove()`: recursive; returns once no read, write, llseek
+    /// or open runs through the proxy, and none can start.
     pub(crate) fn debugfs_remove(dentry: *mut c_void);
 
     /// `cpu_feature_enabled(X86_FEATURE_XENPV)`.

@@ -68,12 +68,16 @@ struct task_struct *pte_attrs_glue_kthread_run(int (*fn)(void *), void *data,
 /*
  * Memory BAR @bar of the PCI device called @want ("0000:00:02.0"), or of
  * the first display-class device if @want is empty: its name, start and
- * size. -ENODEV if there is no such device or memory BAR.
+ * size. Only prefetchable BARs qualify: a WC, WT or WB mapping allows the
+ * CPU to read speculatively, which must never reach device registers.
+ * -ENODEV if there is no such device or memory BAR, -EACCES if the named
+ * one is not prefetchable.
  */
 int pte_attrs_glue_find_bar(const char *want, int bar, char *name, size_t len,
 			    u64 *start, u64 *size)
 {
 	struct pci_dev *pdev = NULL;
+	unsigned long flags;
 
 	if (bar < 0 || bar >= PCI_STD_NUM_BARS)
 		return -EINVAL;
@@ -81,9 +85,16 @@ int pte_attrs_glue_find_bar(const char *want, int bar, char *name, size_t len,
 		if (*want ? strcmp(pci_name(pdev), want) :
 			    (pdev->class >> 16) != PCI_BASE_CLASS_DISPLAY)
 			continue;
-		if (!(pci_resource_flags(pdev, bar) & IORESOURCE_MEM) ||
-		    !pci_resource_len(pdev, bar))
+		flags = pci_resource_flags(pdev, bar);
+		if (!(flags & IORESOURCE_MEM) || !pci_resource_len(pdev, bar))
 			continue;
+		if (!(flags & IORESOURCE_PREFETCH)) {
+			if (*want) {
+				pci_dev_put(pdev);
+				return -EACCES;
+			}
+			continue;
+		}
 		strscpy(name, pci_name(pdev), len);
 		*start = pci_resource_start(pdev, bar);
 		*size = pci_resource_len(pdev, bar);

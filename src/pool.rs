@@ -215,18 +215,15 @@ impl Pool {
             if entries.reserve(1, GFP_NOWAIT).is_ok() {
                 // Cannot fail: the capacity is there.
                 let _ = entries.push(entry, GFP_NOWAIT);
+                // Under the lock, as every change of the count.
+                self.pages.fetch_add(len, Ordering::Relaxed);
                 None
             } else {
                 Some(entry)
             }
         };
-        match refused {
-            None => {
-                self.pages.fetch_add(len, Ordering::Relaxed);
-            }
-            Some(entry) => {
-                self.evict_entry(entry);
-            }
+        if let Some(entry) = refused {
+            self.evict_entry(entry);
         }
     }
 
@@ -243,10 +240,13 @@ impl Pool {
                 // Oldest first: swap the first entry out.
                 let n = entries.len() - 1;
                 entries.swap(0, n);
-                cpa::pop(&mut entries)
+                let e = cpa::pop(&mut entries);
+                if let Some(e) = &e {
+                    self.pages.fetch_sub(e.len(), Ordering::Relaxed);
+                }
+                e
             };
             let Some(entry) = entry else { break };
-            self.pages.fetch_sub(entry.len(), Ordering::Relaxed);
             freed += self.evict_entry(entry);
         }
         if why == Why::Shrinker && freed > 0 {

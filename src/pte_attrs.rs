@@ -46,7 +46,7 @@ struct PteAttrsModule {
     /// Dropped first: no file can start anything once it is gone.
     dir: Option<debugfs::Dir>,
     ex: Arc<Exerciser>,
-    shrinker: Option<pool::Shrinker>,
+    shrinker: Option<exerciser::PoolShrinker>,
 }
 
 impl kernel::Module for PteAttrsModule {
@@ -63,6 +63,14 @@ impl kernel::Module for PteAttrsModule {
         );
         let ex = Exerciser::new()?;
         let shrinker = ex.register_shrinker()?;
+        // From here on a failure goes through `Drop` (which stops a run a
+        // file may already have started); `dir`, declared after it, is
+        // dropped first.
+        let mut this = PteAttrsModule {
+            dir: None,
+            ex,
+            shrinker: Some(shrinker),
+        };
         let mut dir = debugfs::Dir::new(c_str!("pte_attrs"), module)?;
         dir.file(c_str!("accessor"), Access::Read, knobs::Accessor { live })?;
         dir.file(c_str!("lookup"), Access::ReadWrite, knobs::Lookup::new())?;
@@ -83,16 +91,13 @@ impl kernel::Module for PteAttrsModule {
             (c_str!("bench"), Access::ReadWrite, Kind::Bench),
         ] {
             let knob = ExKnob {
-                ex: ex.clone(),
+                ex: this.ex.clone(),
                 kind,
             };
             dir.file(name, access, knob)?;
         }
-        Ok(PteAttrsModule {
-            dir: Some(dir),
-            ex,
-            shrinker: Some(shrinker),
-        })
+        this.dir = Some(dir);
+        Ok(this)
     }
 }
 
@@ -103,7 +108,9 @@ impl Drop for PteAttrsModule {
         // then the shrinker that could still be evicting it.
         drop(self.dir.take());
         let (evicted, not_wb) = self.ex.shutdown();
-        drop(self.shrinker.take());
+        if let Some(s) = self.shrinker.take() {
+            s.free();
+        }
         pr_info!(
             "unloaded: {} pool pages evicted; {} evicted pages found not WB\n",
             evicted,

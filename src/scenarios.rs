@@ -272,13 +272,22 @@ impl Worker<'_> {
             )
         };
         if r != 0 {
+            let dev = match cstr_field(&bar.dev) {
+                "" => "any display-class PCI device",
+                d => d,
+            };
+            if r == EACCES.to_errno() {
+                pr_err!(
+                    "ioremap: BAR {} of {} is not prefetchable: a WC or cacheable mapping could let the CPU read device registers speculatively\n",
+                    bar.index,
+                    dev
+                );
+                return Err(EACCES);
+            }
             pr_err!(
-                "ioremap: no memory BAR {} on {}\n",
+                "ioremap: no prefetchable memory BAR {} on {}\n",
                 bar.index,
-                match cstr_field(&bar.dev) {
-                    "" => "any display-class PCI device",
-                    d => d,
-                }
+                dev
             );
             return Err(ENODEV);
         }
@@ -315,8 +324,10 @@ impl Worker<'_> {
                 let mut addr = core::ptr::null_mut();
                 let start = base;
                 let r = self.timed(op, pages, || {
-                    // SAFETY: the range is a memory BAR of a PCI device; a
-                    // mapping has no effect on the device until used.
+                    // SAFETY: the range is a prefetchable memory BAR of a PCI
+                    // device (`find_bar`): the CPU may read it speculatively
+                    // through this mapping, as through any mapping of it,
+                    // and this module never accesses it.
                     addr = unsafe { map(start, len as c_ulong) };
                     if addr.is_null() {
                         Err(ENOMEM)
