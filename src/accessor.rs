@@ -48,7 +48,7 @@ macro_rules! pv_hook_read {
         #[inline(always)]
         fn $name(raw: u64) -> u64 {
             let val: u64;
-            // SAFETY: `pv_ops.mmu.$hook.func` is set before any module loads
+            // `pv_ops.mmu.$hook.func` is set before any module loads
             // and points to a callee-save thunk (argument in %rdi, result in
             // %rax, every other register preserved) that only computes on
             // its argument: native's identity or Xen's MFN-to-PFN
@@ -60,6 +60,8 @@ macro_rules! pv_hook_read {
             // flags are treated as clobbered, as the C version declares.
             // Unlike C's ALTERNATIVE_2, the call is not also turned into a
             // direct one under Xen: it stays an indirect call there.
+            // SAFETY: a call through the kernel's own hook, as above, that
+            // the loader may patch into a `mov`; only %rax is written.
             unsafe {
                 core::arch::asm!(
                     // ANNOTATE_RETPOLINE_SAFE, as on the C call sites.
@@ -209,12 +211,13 @@ pub(crate) fn lookup(addr: u64) -> Option<Found> {
     if entry.is_null() {
         return None;
     }
-    // SAFETY: a non-null result points at the (PTE, PMD or PUD) entry in a
+    // A non-null result points at the (PTE, PMD or PUD) entry in a
     // kernel page table, a page of the direct map: the read is one aligned
     // word, like the kernel's READ_ONCE of an entry, and cannot fault. For
     // the module's own pages the table stays allocated; for an arbitrary
     // address it races with a teardown (huge vmap, memory hot-remove) as
     // `lookup_address()`'s own callers do, and may read a stale entry.
+    // SAFETY: an aligned one-word read in the direct map (above).
     let raw = unsafe { ptr::read_volatile(entry.cast::<u64>()) };
     let level = Level::from_pg_level(level)?;
     (raw & 1 != 0).then_some(Found {

@@ -301,12 +301,13 @@ impl Dir {
 
 impl Drop for Dir {
     fn drop(&mut self) {
-        // SAFETY: `self.dentry` is live by the type invariant. Removal is
+        // `self.dentry` is live by the type invariant. Removal is
         // recursive and waits for read/write/llseek/open in flight, and
         // none can start afterwards, so the knobs may be freed. A file
         // still open keeps the module (its fops `owner`), so `release`,
         // which the proxy calls from our fops, never outlives them: the
         // directory goes at unload, after every file was closed.
+        // SAFETY: a live debugfs directory of ours, removed once.
         unsafe { ffi::debugfs_remove(self.dentry) };
         // `self.entries` is dropped next, freeing the knobs.
     }

@@ -575,10 +575,11 @@ fn reap(tasks: KVec<Task>) {
 }
 
 fn reap_one(t: Task) {
-    // SAFETY: `t` holds a task reference taken at creation, and is only
-    // reaped once the run's state has left `Running`, which happens when
-    // every started worker has counted itself done (`finish_workers`): its
-    // function has run, so stopping it only waits for its exit.
+    // `t` holds a task reference taken at creation, and is only reaped
+    // once the run's state has left `Running`, which happens when every
+    // started worker has counted itself done (`finish_workers`).
+    // SAFETY: the thread's function has run, so this only waits for its
+    // exit and drops the reference taken at creation.
     unsafe { bindings::kthread_stop_put(t.0.cast()) };
 }
 

@@ -324,10 +324,10 @@ impl Worker<'_> {
                 let mut addr = core::ptr::null_mut();
                 let start = base;
                 let r = self.timed(op, pages, || {
-                    // SAFETY: the range is a prefetchable memory BAR of a PCI
-                    // device (`find_bar`): the CPU may read it speculatively
-                    // through this mapping, as through any mapping of it,
-                    // and this module never accesses it.
+                    // The range is a prefetchable memory BAR of a PCI device
+                    // (`find_bar`): the CPU may read it speculatively through
+                    // this mapping, as through any, and we never access it.
+                    // SAFETY: mapping such a range has no other effect.
                     addr = unsafe { map(start, len as c_ulong) };
                     if addr.is_null() {
                         Err(ENOMEM)
@@ -340,7 +340,9 @@ impl Worker<'_> {
                     self.st.errors += 1;
                     continue;
                 }
-                let mapping = Mapping(addr);
+                let Some(mapping) = Mapping::new(addr) else {
+                    continue;
+                };
                 if self.cfg.verify {
                     self.check_mapping(op, &mapping, len, mode);
                 }
@@ -415,20 +417,18 @@ impl Worker<'_> {
         pages: usize,
     ) -> Result<Option<Option<CacheMode>>> {
         // SAFETY: as in `ioremap`.
-        let wc = Mapping(unsafe { bindings::ioremap_wc(start, len as c_ulong) });
-        if wc.0.is_null() {
+        let Some(wc) = Mapping::new(unsafe { bindings::ioremap_wc(start, len as c_ulong) }) else {
             return Err(ENOMEM);
-        }
+        };
         let mut second = core::ptr::null_mut();
         self.timed(Op::IoremapConflict, pages, || {
             // SAFETY: as in `ioremap`.
             second = unsafe { bindings::ioremap_uc(start, len as c_ulong) };
             Ok(())
         })?;
-        if second.is_null() {
+        let Some(second) = Mapping::new(second) else {
             return Ok(None);
-        }
-        let second = Mapping(second);
+        };
         let got = accessor_mode(second.0 as usize);
         drop(second);
         drop(wc);
@@ -446,6 +446,15 @@ fn c_int_from(v: u8) -> kernel::ffi::c_int {
 ///
 /// `.0` is a live mapping returned by an `ioremap_*` call.
 struct Mapping(*mut c_void);
+
+impl Mapping {
+    /// Owns what an `ioremap_*` call returned, if it is a mapping: a null
+    /// one must never reach `iounmap()` (it warns: fault injection made
+    /// `ioremap_wc` fail and showed it).
+    fn new(addr: *mut c_void) -> Option<Mapping> {
+        (!addr.is_null()).then_some(Mapping(addr))
+    }
+}
 
 impl Drop for Mapping {
     fn drop(&mut self) {
