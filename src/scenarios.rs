@@ -264,7 +264,7 @@ impl Worker<'_> {
         let r = unsafe {
             ffi::pte_attrs_glue_find_bar(
                 bar.dev.as_ptr() as *const c_char,
-                c_int_from(bar.index),
+                kernel::ffi::c_int::from(bar.index),
                 facts.dev.as_mut_ptr() as *mut c_char,
                 facts.dev.len() - 1,
                 &mut facts.start,
@@ -434,10 +434,6 @@ impl Worker<'_> {
         drop(wc);
         Ok(Some(got))
     }
-}
-
-fn c_int_from(v: u8) -> kernel::ffi::c_int {
-    kernel::ffi::c_int::from(v)
 }
 
 /// An `ioremap_*` mapping, unmapped on drop.
