@@ -12,6 +12,8 @@ mod attrs;
 mod benchstat;
 #[path = "../src/parse.rs"]
 mod parse;
+#[path = "../src/ratelimit.rs"]
+mod ratelimit;
 #[path = "../src/report.rs"]
 mod report;
 #[path = "../src/scenario.rs"]
