@@ -53,19 +53,22 @@ configure() {
 run_logged "$CACHE/logs/config-$KFLAVOR.log" "Configuring the $KFLAVOR kernel (tinyconfig + ${FRAGMENTS[*]##*/})" \
 	"30 seconds" configure
 
-# Every option a fragment sets must have survived olddefconfig.
+# Every option the fragments set must have survived olddefconfig. A later
+# fragment overrides an earlier one (debug.config turns Xen off), so each
+# option's last setting is the one checked.
 lost=()
-for f in "${FRAGMENTS[@]}"; do
-	while IFS= read -r line; do
-		case "$line" in
-		CONFIG_*=*) grep -qx -- "$line" "$KDIR/.config" || lost+=("$line") ;;
-		"# CONFIG_"*" is not set")
-			name=${line#\# }
-			grep -q "^${name%% *}=" "$KDIR/.config" && lost+=("$line")
-			;;
-		esac
-	done <"$f"
-done
+while IFS= read -r line; do
+	case "$line" in
+	CONFIG_*=*) grep -qx -- "$line" "$KDIR/.config" || lost+=("$line") ;;
+	"# CONFIG_"*" is not set")
+		name=${line#\# }
+		grep -q "^${name%% *}=" "$KDIR/.config" && lost+=("$line")
+		;;
+	esac
+done < <(awk '/^CONFIG_/ { n = $0; sub(/=.*/, "", n) }
+	/^# CONFIG_.* is not set$/ { n = $2 }
+	/^CONFIG_|^# CONFIG_.* is not set$/ { last[n] = $0; if (!(n in seen)) { seen[n] = 1; order[++k] = n } }
+	END { for (i = 1; i <= k; i++) print last[order[i]] }' "${FRAGMENTS[@]}")
 if [ ${#lost[@]} -gt 0 ]; then
 	warn "these options of the config fragments did not stick after olddefconfig:"
 	for l in "${lost[@]}"; do
