@@ -36,10 +36,14 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use kernel::bindings;
 use kernel::error::{code::*, Error, Result};
 use kernel::prelude::*;
 
-use crate::attrs::{self, AddrClass, CacheMode, Level, PatTable, PteAttrs, PteMasks, TableLevel, VaLayout, WalkError};
+use crate::attrs::{
+    self, AddrClass, CacheMode, Level, PatTable, PteAttrs, PteMasks, TableLevel, VaLayout,
+    WalkError,
+};
 use crate::ffi;
 
 /// Whether the kernel runs as Xen PV, where the hooks are not the
@@ -133,9 +137,9 @@ macro_rules! pv_hook_read {
                     "mov %rdi, %rax",
                     "779:",
                     ".popsection",
-                    pv_ops = sym kernel::bindings::pv_ops,
+                    pv_ops = sym bindings::pv_ops,
                     offset = const core::mem::offset_of!(
-                        kernel::bindings::paravirt_patch_template,
+                        bindings::paravirt_patch_template,
                         mmu.$hook.func
                     ),
                     bug = sym ffi::BUG_func,
@@ -193,7 +197,11 @@ pub(crate) fn init() -> Result<Live> {
     // SAFETY: plain queries of boot-time state.
     let (l5, shift) = unsafe { (ffi::pte_attrs_glue_l5(), ffi::pte_attrs_glue_pgdir_shift()) };
     let layout = VaLayout::from_kernel(l5, shift).ok_or_else(|| {
-        pr_err!("unexpected paging layout (PGDIR_SHIFT {}, 5-level {})\n", shift, l5);
+        pr_err!(
+            "unexpected paging layout (PGDIR_SHIFT {}, 5-level {})\n",
+            shift,
+            l5
+        );
         EINVAL
     })?;
     // SAFETY: as above.
@@ -211,7 +219,7 @@ pub(crate) fn init() -> Result<Live> {
     // The kernel's own cache-mode -> PTE-bits translation names the index
     // of each mode; the PAT MSR fills in the indices no mode uses.
     // SAFETY: `cachemode2protval()` is a pure table lookup.
-    let protvals = CacheMode::ALL.map(|m| unsafe { kernel::bindings::cachemode2protval(m as u32) } as u64);
+    let protvals = CacheMode::ALL.map(|m| unsafe { bindings::cachemode2protval(m as u32) } as u64);
     let mut msr = 0u64;
     // SAFETY: `msr` is a valid place for the MSR value.
     let msr = (unsafe { ffi::pte_attrs_glue_pat_msr(&mut msr) } == 0).then_some(msr);

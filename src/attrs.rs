@@ -1152,7 +1152,10 @@ mod tests {
 
     #[test]
     fn masks() {
-        assert_eq!(PteMasks::from_pfn_mask(0x000f_ffff_ffff_f000), Some(PteMasks::ARCH));
+        assert_eq!(
+            PteMasks::from_pfn_mask(0x000f_ffff_ffff_f000),
+            Some(PteMasks::ARCH)
+        );
         for bad in [0, 0x1000_0000_0000_0000, 0x000f_ffff_ffff_f800, u64::MAX] {
             assert_eq!(PteMasks::from_pfn_mask(bad), None, "{bad:#x}");
         }
@@ -1178,7 +1181,10 @@ mod tests {
             assert_eq!(pte_attrs_flags(pte, m), pte & kernel_flags_mask);
             assert_eq!(pte_attrs_flags(pte, m), 0x8000_0000_0000_0163 | cbit);
             // The 52-bit assumption would call the C-bit part of the frame.
-            assert_ne!(pte_attrs_flags(pte, PteMasks::ARCH), pte & kernel_flags_mask);
+            assert_ne!(
+                pte_attrs_flags(pte, PteMasks::ARCH),
+                pte & kernel_flags_mask
+            );
             for level in LEVELS {
                 let a = PteAttrs::decode_in(pte, level, &pat, m);
                 assert_eq!(a.flags() & cbit, cbit, "{level:?} bit {c}");
@@ -1312,7 +1318,11 @@ mod tests {
     fn walk_4k_2m_1g_and_holes() {
         use TableLevel::*;
         let masks = PteMasks::ARCH;
-        for (layout, delta) in [(VaLayout::L4, 0), (VaLayout::L5, 0), (VaLayout::L4, 0x1_0000_0000)] {
+        for (layout, delta) in [
+            (VaLayout::L4, 0),
+            (VaLayout::L5, 0),
+            (VaLayout::L4, 0x1_0000_0000),
+        ] {
             let a4k = 0xffff_c900_0000_5000u64;
             let a2m = 0xffff_c900_0020_0000u64;
             let a1g = 0xffff_c901_0000_0000u64;
@@ -1342,9 +1352,13 @@ mod tests {
             assert_eq!((w.level, w.raw), (Level::K4, leaf4k));
             assert_eq!(w.slot, DMAP + 0x5000 + 5 * 8);
             assert_eq!(t.reads, layout.levels().len());
-            let w = walk(layout, masks, root, a2m + 0x1234, &mut t).unwrap().unwrap();
+            let w = walk(layout, masks, root, a2m + 0x1234, &mut t)
+                .unwrap()
+                .unwrap();
             assert_eq!((w.level, w.raw), (Level::M2, leaf2m));
-            let w = walk(layout, masks, root, a1g + 0x20_0000, &mut t).unwrap().unwrap();
+            let w = walk(layout, masks, root, a1g + 0x20_0000, &mut t)
+                .unwrap()
+                .unwrap();
             assert_eq!((w.level, w.raw), (Level::G1, leaf1g));
             // Not present at some level: unmapped.
             assert_eq!(walk(layout, masks, root, a4k + 0x1000, &mut t), Ok(None));
@@ -1395,7 +1409,9 @@ mod tests {
         t.set(0x1000, TableLevel::P4d, addr, 0x3000 | cbit | 0x63);
         t.set(0x3000, TableLevel::Pud, addr, 0x4000 | cbit | 0x63);
         t.set(0x4000, TableLevel::Pmd, addr, 0x8000_0000_0020_01e3 | cbit);
-        let w = walk(VaLayout::L4, m, DMAP + 0x1000, addr, &mut t).unwrap().unwrap();
+        let w = walk(VaLayout::L4, m, DMAP + 0x1000, addr, &mut t)
+            .unwrap()
+            .unwrap();
         assert_eq!(w.level, Level::M2);
         // With the 52-bit mask the walk would follow the C-bit into
         // another table, which reads as empty.

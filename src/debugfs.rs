@@ -24,9 +24,10 @@
 //!   nothing can fail any more: if a later file cannot be created, the
 //!   directory goes away with no file ever opened.
 //!
-//! Each open file has its own state and text: a read at offset 0 renders
-//! the knob into the open's snapshot, later chunks come from it, so
-//! concurrent readers never see torn output.
+//! Each open file has its own state and text: a read at offset 0 (or the
+//! first read of the open file, wherever it starts) renders the knob into
+//! the open's snapshot, later chunks come from it, so concurrent readers
+//! and writers never make a reader see torn output.
 
 use core::fmt;
 use core::pin::Pin;
@@ -223,9 +224,10 @@ struct Entry<K: OpenKnob> {
 struct OpenFile<K: OpenKnob> {
     entry: *const Entry<K>,
     state: K::State,
-    /// The text of the last read at offset 0.
+    /// The text of the last read at offset 0 (`None` before the first
+    /// read).
     #[pin]
-    snapshot: Mutex<KVec<u8>>,
+    snapshot: Mutex<Option<KVec<u8>>>,
 }
 
 /// A type-erased owned [`Entry`], freed by `drop_fn` when dropped.
@@ -426,7 +428,7 @@ unsafe extern "C" fn open<K: OpenKnob>(
         pin_init!(OpenFile {
             entry: ptr::from_ref(entry),
             state,
-            snapshot <- new_mutex!(KVec::new(), "pte_attrs::debugfs::snapshot"),
+            snapshot <- new_mutex!(None, "pte_attrs::debugfs::snapshot"),
         }),
         GFP_KERNEL,
     );
@@ -477,8 +479,9 @@ unsafe fn open_file<'a, K: OpenKnob>(file: *mut bindings::file) -> (&'a OpenFile
     }
 }
 
-/// `read` of a knob's file: at offset 0 renders the knob into the open's
-/// snapshot; copies the part of the snapshot at `*ppos`.
+/// `read` of a knob's file: at offset 0 (or at the first read of the open
+/// file) renders the knob into the open's snapshot; copies the part of the
+/// snapshot at `*ppos`.
 ///
 /// # Safety
 ///
@@ -496,17 +499,20 @@ unsafe extern "C" fn read<K: OpenKnob>(
     let Ok(pos) = usize::try_from(pos) else {
         return EINVAL.to_errno() as isize;
     };
-    let mut snapshot = open.snapshot.lock();
-    if pos == 0 {
+    let mut guard = open.snapshot.lock();
+    if pos == 0 || guard.is_none() {
         let mut out = Output::new();
         if let Err(e) = entry.knob.show(&open.state, &mut out) {
             return e.to_errno() as isize;
         }
         match out.into_bytes() {
-            Ok(text) => *snapshot = text,
+            Ok(text) => *guard = Some(text),
             Err(e) => return e.to_errno() as isize,
         }
     }
+    let Some(snapshot) = guard.as_ref() else {
+        return 0;
+    };
     if pos >= snapshot.len() {
         return 0;
     }

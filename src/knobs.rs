@@ -112,7 +112,13 @@ impl Knob for Accessor {
             .and_then(|()| writeln!(out, "paravirt_xxl={}", u8::from(cfg!(CONFIG_PARAVIRT_XXL))))
             .and_then(|()| writeln!(out, "pat_enabled={}", u8::from(live.pat_enabled)))
             .and_then(|()| writeln!(out, "pat_table={}", live.pat))
-            .and_then(|()| writeln!(out, "paging_levels={}", if live.layout.l5() { 5 } else { 4 }))
+            .and_then(|()| {
+                writeln!(
+                    out,
+                    "paging_levels={}",
+                    if live.layout.l5() { 5 } else { 4 }
+                )
+            })
             .and_then(|()| writeln!(out, "pte_flags_mask={:#018x}", live.masks.flags_mask()))
             .map_err(|_| ENOMEM)
     }
