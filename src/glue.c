@@ -192,7 +192,9 @@ u64 pte_attrs_bench_pte_val(const u64 *v, size_t n)
  * %rax, every other register preserved) as an asm indirect call: a C
  * function-pointer call would carry a kCFI check, which traps on the asm
  * thunks (they have no CFI type hash). CALL_NOSPEC is a retpoline (a call
- * to __x86_indirect_thunk_<reg>) where the kernel has them.
+ * to __x86_indirect_thunk_<reg>) where the kernel has them, else
+ * "call *%reg"; the target in a register either way (THUNK_TARGET would
+ * allow a memory operand without retpolines).
  */
 static __always_inline u64 pte_attrs_call_hook(const void *hook, u64 v)
 {
@@ -200,7 +202,7 @@ static __always_inline u64 pte_attrs_call_hook(const void *hook, u64 v)
 
 	asm volatile(CALL_NOSPEC
 		     : "=a" (ret), ASM_CALL_CONSTRAINT
-		     : THUNK_TARGET(hook), "D" (v)
+		     : [thunk_target] "r" (hook), "D" (v)
 		     : "memory", "cc");
 	return ret;
 }
