@@ -7,7 +7,7 @@ DIR=$(dirname "$(readlink -f "$0")")
 . "$DIR/pte_attrs_lib.sh"
 
 ktap_print_header
-ktap_set_plan 4
+ktap_set_plan 5
 pa_load
 
 ktap_check "bench accessor runs" knob bench accessor
@@ -31,6 +31,26 @@ if grep -q '^paravirt_xxl=1' "$PA_DIR/accessor"; then
 else
 	ktap_check "without PARAVIRT_XXL: five keys, no indirect-call figures, said absent" \
 		test "$n$m" = 50 -a -n "$(echo "$out" | grep '^# accessor_indirect: absent')"
+fi
+# The Rust call site as the loader patched it (the accessor file shows the
+# first bytes of a function that is one paravirt pte_val read): natively
+# `mov %rdi,%rax` (48 89 f8) where `call *pv_ops...(%rip)` (ff 15) was,
+# under Xen PV a direct call (e8); never the indirect call.
+site=$(sed -n 's/^pv_site=//p' "$PA_DIR/accessor" | sed 's/../& /g')
+ktap_print_msg "pv_site: ${site:-none}"
+site_patched() {
+	case " $site" in *" ff 15 "*) return 1 ;; esac
+	if grep -q '^xenpv=1' "$PA_DIR/accessor"; then
+		case " $site" in *" e8 "*) return 0 ;; esac
+	else
+		case " $site" in *" 48 89 f8 "*) return 0 ;; esac
+	fi
+	return 1
+}
+if grep -q '^paravirt_xxl=1' "$PA_DIR/accessor"; then
+	ktap_check "the Rust pv_ops call site is patched (mov natively, direct call under Xen)" site_patched
+else
+	ktap_check "without PARAVIRT_XXL there is no call site to patch" test -z "$site"
 fi
 ktap_check "an unknown benchmark is refused" refused "Invalid argument" bench nonsense
 ktap_finished

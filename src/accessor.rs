@@ -173,6 +173,38 @@ fn p4d_val(raw: u64) -> u64 {
     pgd_val(raw)
 }
 
+/// One paravirt `pte_val` read as a function of its own, so that the code
+/// the loader patched can be shown (`accessor` file, `pv_site=`).
+#[cfg(CONFIG_PARAVIRT_XXL)]
+#[inline(never)]
+fn pte_val_site(raw: u64) -> u64 {
+    pte_val(raw)
+}
+
+/// The first 16 bytes of [`pte_val_site`] as patched at load: natively
+/// `mov %rdi,%rax` and a nop where the indirect call was, under Xen PV a
+/// direct call (`e8`) and a nop; `None` without the hook or if the text
+/// cannot be read.
+pub(crate) fn pv_site_bytes() -> Option<[u8; 16]> {
+    #[cfg(CONFIG_PARAVIRT_XXL)]
+    {
+        let mut bytes = [0u8; 16];
+        let at = core::hint::black_box(pte_val_site as *const ()) as usize as u64;
+        for (i, chunk) in bytes.chunks_exact_mut(8).enumerate() {
+            let word =
+                attrs::Tables::read(&mut KernelTables { page_offset: 0 }, at + 8 * i as u64)?;
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        // The function is called once, so that it is not only an address.
+        core::hint::black_box(pte_val_site(core::hint::black_box(0)));
+        Some(bytes)
+    }
+    #[cfg(not(CONFIG_PARAVIRT_XXL))]
+    {
+        None
+    }
+}
+
 /// What [`init`] found.
 pub(crate) struct Live {
     /// The kernel runs as a Xen PV guest.

@@ -120,6 +120,14 @@ impl Knob for Accessor {
                 )
             })
             .and_then(|()| writeln!(out, "pte_flags_mask={:#018x}", live.masks.flags_mask()))
+            .and_then(|()| match accessor::pv_site_bytes() {
+                Some(b) => {
+                    out.write_str("pv_site=")?;
+                    b.iter().try_for_each(|x| write!(out, "{x:02x}"))?;
+                    out.write_str("\n")
+                }
+                None => Ok(()),
+            })
             .map_err(|_| ENOMEM)
     }
 }
