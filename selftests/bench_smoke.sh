@@ -38,14 +38,17 @@ fi
 # under Xen PV a direct call (e8); never the indirect call.
 site=$(sed -n 's/^pv_site=//p' "$PA_DIR/accessor" | sed 's/../& /g')
 ktap_print_msg "pv_site: ${site:-none}"
+# The module checks the call's target itself: pv_site_calls_hook=1 when
+# the site is a direct call to what pv_ops.mmu.pte_val points to.
+calls=$(sed -n 's/^pv_site_calls_hook=//p' "$PA_DIR/accessor")
+ktap_print_msg "pv_site_calls_hook: ${calls:-none}"
 site_patched() {
 	case " $site" in *" ff 15 "*) return 1 ;; esac
 	if grep -q '^xenpv=1' "$PA_DIR/accessor"; then
-		case " $site" in *" e8 "*) return 0 ;; esac
+		[ "$calls" = 1 ]
 	else
-		case " $site" in *" 48 89 f8 "*) return 0 ;; esac
+		[ "$calls" = 0 ] && case " $site" in *" 48 89 f8 "*) true ;; *) false ;; esac
 	fi
-	return 1
 }
 if grep -q '^paravirt_xxl=1' "$PA_DIR/accessor"; then
 	ktap_check "the Rust pv_ops call site is patched (mov natively, direct call under Xen)" site_patched

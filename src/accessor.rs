@@ -205,6 +205,38 @@ pub(crate) fn pv_site_bytes() -> Option<[u8; 16]> {
     }
 }
 
+/// What the call site of [`pte_val_site`] became: `Some(true)` if it is a
+/// direct call (`e8`) to the hook `pv_ops.mmu.pte_val` points to (Xen PV),
+/// `Some(false)` if no such call is there (natively: a `mov`), `None`
+/// without the hook.
+pub(crate) fn pv_site_calls_hook() -> Option<bool> {
+    #[cfg(CONFIG_PARAVIRT_XXL)]
+    {
+        let bytes = pv_site_bytes()?;
+        let at = pte_val_site as *const () as usize as u64;
+        // SAFETY: `pv_ops` is set before any module loads; one aligned
+        // pointer is read.
+        let hook = unsafe { core::ptr::addr_of!(bindings::pv_ops.mmu.pte_val.func).read_volatile() }
+            as usize as u64;
+        let calls = (0..bytes.len().saturating_sub(4)).any(|i| {
+            let rel = bytes
+                .get(i + 1..i + 5)
+                .and_then(|r| r.try_into().ok())
+                .map_or(0, i32::from_le_bytes);
+            bytes[i] == 0xe8
+                && at
+                    .wrapping_add(i as u64 + 5)
+                    .wrapping_add(rel as i64 as u64)
+                    == hook
+        });
+        Some(calls)
+    }
+    #[cfg(not(CONFIG_PARAVIRT_XXL))]
+    {
+        None
+    }
+}
+
 /// What [`init`] found.
 pub(crate) struct Live {
     /// The kernel runs as a Xen PV guest.

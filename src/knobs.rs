@@ -128,6 +128,10 @@ impl Knob for Accessor {
                 }
                 None => Ok(()),
             })
+            .and_then(|()| match accessor::pv_site_calls_hook() {
+                Some(c) => writeln!(out, "pv_site_calls_hook={}", u8::from(c)),
+                None => Ok(()),
+            })
             .map_err(|_| ENOMEM)
     }
 }
