@@ -4,7 +4,8 @@
  * page, read its attributes, make it uncached with set_pages_uc(), read
  * them again, put it back to write-back and read them a third time. The
  * module refuses to load unless each reading is what it should be
- * (WB, UC-, WB).
+ * (WB, UC-, WB), and unless addresses that are not kernel addresses are
+ * refused with -EINVAL.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -21,13 +22,13 @@ static int expect(struct page *page, const char *step,
 	struct pte_attrs_info info;
 	int ret;
 
+	/* No address or entry value in the log: %p would hash it anyway. */
 	ret = pte_attrs_lookup(addr, &info);
 	if (ret) {
-		pr_err("%s: pte_attrs_lookup(%#lx) failed: %d\n", step, addr, ret);
+		pr_err("%s: pte_attrs_lookup() of the page failed: %d\n", step, ret);
 		return ret;
 	}
-	pr_info("%s: %#lx level %u pte %#llx flags %#llx cache %s\n", step,
-		addr, info.level, info.pv_val, info.flags,
+	pr_info("%s: level %u cache %s\n", step, info.level,
 		pte_attrs_cache_mode_name(info.cache_mode));
 	if (info.cache_mode != want) {
 		pr_err("%s: cache mode %s, expected %s\n", step,
@@ -38,11 +39,52 @@ static int expect(struct page *page, const char *step,
 	return 0;
 }
 
+/*
+ * Addresses that are not kernel addresses are refused before any table
+ * is read: a non-canonical one (whose table index would alias a kernel
+ * slot), a user one, and NULL @info.
+ */
+static int expect_refusals(void)
+{
+	static const struct {
+		const char *what;
+		unsigned long addr;
+	} bad[] = {
+		{ "non-canonical (4-level) or user (5-level)", 0x0000888000000000UL },
+		{ "non-canonical (high)", 0x7fff888000000000UL },
+		{ "user", 0x1000UL },
+	};
+	struct pte_attrs_info info;
+	int i, ret;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		ret = pte_attrs_lookup(bad[i].addr, &info);
+		if (ret != -EINVAL) {
+			pr_err("a %s address: pte_attrs_lookup() returned %d, expected %d\n",
+			       bad[i].what, ret, -EINVAL);
+			return -EIO;
+		}
+	}
+	ret = pte_attrs_lookup((unsigned long)&info, NULL);
+	if (ret != -EINVAL) {
+		pr_err("NULL info: pte_attrs_lookup() returned %d, expected %d\n",
+		       ret, -EINVAL);
+		return -EIO;
+	}
+	pr_info("non-kernel addresses and NULL info refused with -EINVAL\n");
+	return 0;
+}
+
 static int __init pte_attrs_sample_init(void)
 {
-	struct page *page = alloc_page(GFP_KERNEL);
+	struct page *page;
 	int ret, restore;
 
+	ret = expect_refusals();
+	if (ret)
+		return ret;
+
+	page = alloc_page(GFP_KERNEL);
 	if (!page)
 		return -ENOMEM;
 

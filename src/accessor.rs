@@ -10,22 +10,40 @@
 //! kernel patches to `mov %rdi,%rax` at load unless it runs as Xen PV
 //! (`ALT_NOT_XEN`).
 //!
-//! [`pv_val`] emits the same patched call site from Rust: an indirect call
-//! through the level's hook in `pv_ops.mmu` (`pte_val`, `pmd_val`,
-//! `pud_val`), with an `.altinstructions` entry that the module loader
-//! applies like the C ones. On a kernel that is not Xen PV the call is gone
-//! before the first entry is read: `mov %rdi,%rax` and nops, no indirect
-//! call, no branch. Without `CONFIG_PARAVIRT_XXL` there is no hook and
-//! [`pv_val`] is the raw value.
+//! [`pv_val`] emits the same patched call site from Rust as the C
+//! `PVOP_ALT_CALLEE1(..., "mov %rdi, %rax", ALT_NOT_XEN)` does: the
+//! original instruction `call *pv_ops.mmu.<hook>(%rip)` with two
+//! `.altinstructions` entries at the same place, in the order of the
+//! nested `ALTERNATIVE_2` of 6.12:
+//!
+//! 1. `ALT_CALL_ALWAYS` (`X86_FEATURE_ALWAYS` with `ALT_FLAG_DIRECT_CALL`):
+//!    the replacement `call BUG_func` is rewritten by `alt_replace_call()`
+//!    into a direct call to the hook's current target, padded with a nop;
+//! 2. `ALT_NOT(X86_FEATURE_XENPV)`: unless the kernel is Xen PV,
+//!    `mov %rdi,%rax` and nops replace the whole site.
+//!
+//! So natively the site is `mov %rdi,%rax; nopl (%rax)`, and under Xen PV a
+//! direct `call __raw_callee_save_xen_pte_val` (and a nop): never an
+//! indirect call, as with C. Without `CONFIG_PARAVIRT_XXL` there is no hook
+//! and [`pv_val`] is the raw value.
+//!
+//! [`walk`] finds the entry that maps a kernel address with the module's
+//! own walk ([`attrs::walk`]): the address is classified first (non-canonical,
+//! user and hypervisor-hole addresses are refused), every entry is read
+//! with `copy_from_kernel_nofault()`, and table pointers come from the
+//! paravirt view of each level (`pgd_val` .. `pmd_val`) and the kernel's
+//! `PTE_PFN_MASK`, as the kernel's own walk computes them.
 
-use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use kernel::bindings;
-use kernel::error::{code::*, Result};
+use kernel::error::{code::*, Error, Result};
 use kernel::prelude::*;
 
-use crate::attrs::{CacheMode, Level, PatTable};
+use crate::attrs::{
+    self, AddrClass, CacheMode, Level, PatTable, PteAttrs, PteMasks, TableLevel, VaLayout,
+    WalkError,
+};
 use crate::ffi;
 
 /// Whether the kernel runs as Xen PV, where the hooks are not the
@@ -35,10 +53,24 @@ static XENPV: AtomicBool = AtomicBool::new(false);
 /// The live PAT table, packed (see [`PatTable::pack`]); set once at load.
 static PAT: AtomicU64 = AtomicU64::new(u64::MAX);
 
+/// 5-level paging; set once at load.
+static L5: AtomicBool = AtomicBool::new(false);
+
+/// `PAGE_OFFSET`; set once at load.
+static PAGE_OFFSET: AtomicU64 = AtomicU64::new(0);
+
+/// `PTE_PFN_MASK`; set once at load.
+static PFN_MASK: AtomicU64 = AtomicU64::new(0x000f_ffff_ffff_f000);
+
 /// `ALT_NOT(X86_FEATURE_XENPV)` (arch/x86/include/asm/alternative.h and
 /// cpufeatures.h): apply the replacement unless the CPU feature is set.
 #[cfg(CONFIG_PARAVIRT_XXL)]
 const ALT_NOT_XEN: u32 = (1 << 16) | (8 * 32 + 16);
+
+/// `ALT_CALL_ALWAYS`: `ALT_DIRECT_CALL(X86_FEATURE_ALWAYS)`, i.e. the flag
+/// `ALT_FLAG_DIRECT_CALL` (1 << 1) above feature 3*32+21.
+#[cfg(CONFIG_PARAVIRT_XXL)]
+const ALT_CALL_ALWAYS: u32 = (2 << 16) | (3 * 32 + 21);
 
 /// `fn(u64) -> u64` through the callee-save paravirt hook at `pv_ops.mmu.$hook`,
 /// as a call site patched like the C `PVOP_ALT_CALLEE1(..., ALT_NOT_XEN)`.
@@ -48,47 +80,71 @@ macro_rules! pv_hook_read {
         #[inline(always)]
         fn $name(raw: u64) -> u64 {
             let val: u64;
-            // `pv_ops.mmu.$hook.func` is set before any module loads
-            // and points to a callee-save thunk (argument in %rdi, result in
+            // `pv_ops.mmu.$hook.func` is set before any module loads and
+            // points to a callee-save thunk (argument in %rdi, result in
             // %rax, every other register preserved) that only computes on
             // its argument: native's identity or Xen's MFN-to-PFN
-            // translation. The `.altinstructions` entry (`struct alt_instr`:
-            // offsets to the original and the replacement, feature flags,
-            // both lengths) lets the module loader replace the 6-byte call
-            // with `mov %rdi,%rax` (padded with nops) when the kernel is not
-            // Xen PV, exactly as it does for the C call sites. Memory and
-            // flags are treated as clobbered, as the C version declares.
-            // Unlike C's ALTERNATIVE_2, the call is not also turned into a
-            // direct one under Xen: it stays an indirect call there.
+            // translation. The site is the nested ALTERNATIVE_2 of the C
+            // PVOP_ALT_CALLEE1, label for label (`struct alt_instr`:
+            // offsets to the original and the replacement, feature and
+            // flags, both lengths; the original is padded with nops to the
+            // longer replacement, here none: 6 bytes against 5 and 3).
+            // The module loader applies both entries in order before the
+            // module's code runs: the indirect call never executes, which
+            // is what the retpoline-safe annotation says (as on the C
+            // sites). Memory and flags are treated as clobbered, as the C
+            // version declares.
             // SAFETY: a call through the kernel's own hook, as above, that
-            // the loader may patch into a `mov`; only %rax is written.
+            // the loader turns into a direct call or a `mov`; only %rax is
+            // written.
             unsafe {
                 core::arch::asm!(
-                    // ANNOTATE_RETPOLINE_SAFE, as on the C call sites.
                     "771:",
+                    // ANNOTATE_RETPOLINE_SAFE.
                     ".pushsection .discard.retpoline_safe",
                     ".long 771b",
                     ".popsection",
                     "call *{pv_ops}+{offset}(%rip)",
                     "772:",
+                    ".skip -(((776f-775f)-(772b-771b)) > 0) * ((776f-775f)-(772b-771b)),0x90",
+                    "773:",
+                    // Entry 1: ALT_CALL_ALWAYS, "call BUG_func".
                     ".pushsection .altinstructions, \"a\"",
                     ".long 771b - .",
-                    ".long 773f - .",
-                    ".4byte {flags}",
-                    ".byte 772b - 771b",
-                    ".byte 774f - 773f",
+                    ".long 775f - .",
+                    ".4byte {always}",
+                    ".byte 773b - 771b",
+                    ".byte 776f - 775f",
                     ".popsection",
                     ".pushsection .altinstr_replacement, \"ax\"",
-                    "773:",
+                    "775:",
+                    "call {bug}",
+                    "776:",
+                    ".popsection",
+                    "777:",
+                    ".skip -(((779f-778f)-(777b-771b)) > 0) * ((779f-778f)-(777b-771b)),0x90",
+                    "780:",
+                    // Entry 2: ALT_NOT_XEN, "mov %rdi, %rax".
+                    ".pushsection .altinstructions, \"a\"",
+                    ".long 771b - .",
+                    ".long 778f - .",
+                    ".4byte {not_xen}",
+                    ".byte 780b - 771b",
+                    ".byte 779f - 778f",
+                    ".popsection",
+                    ".pushsection .altinstr_replacement, \"ax\"",
+                    "778:",
                     "mov %rdi, %rax",
-                    "774:",
+                    "779:",
                     ".popsection",
                     pv_ops = sym bindings::pv_ops,
                     offset = const core::mem::offset_of!(
                         bindings::paravirt_patch_template,
                         mmu.$hook.func
                     ),
-                    flags = const ALT_NOT_XEN,
+                    bug = sym ffi::BUG_func,
+                    always = const ALT_CALL_ALWAYS,
+                    not_xen = const ALT_NOT_XEN,
                     in("rdi") raw,
                     lateout("rax") val,
                     options(att_syntax),
@@ -105,6 +161,81 @@ pv_hook_read!(pte_val, pte_val);
 pv_hook_read!(pmd_val, pmd_val);
 #[cfg(CONFIG_PARAVIRT_XXL)]
 pv_hook_read!(pud_val, pud_val);
+#[cfg(CONFIG_PARAVIRT_XXL)]
+pv_hook_read!(pgd_val, pgd_val);
+#[cfg(all(CONFIG_PARAVIRT_XXL, CONFIG_PGTABLE_LEVELS = "5"))]
+pv_hook_read!(p4d_val, p4d_val);
+/// With 4 levels compiled in, the P4D is folded into the PGD
+/// (`p4d_val(x)` is `pgd_val(x.pgd)`).
+#[cfg(all(CONFIG_PARAVIRT_XXL, not(CONFIG_PGTABLE_LEVELS = "5")))]
+#[inline(always)]
+fn p4d_val(raw: u64) -> u64 {
+    pgd_val(raw)
+}
+
+/// One paravirt `pte_val` read as a function of its own, so that the code
+/// the loader patched can be shown (`accessor` file, `pv_site=`).
+#[cfg(CONFIG_PARAVIRT_XXL)]
+#[inline(never)]
+fn pte_val_site(raw: u64) -> u64 {
+    pte_val(raw)
+}
+
+/// The first 16 bytes of [`pte_val_site`] as patched at load: natively
+/// `mov %rdi,%rax` and a nop where the indirect call was, under Xen PV a
+/// direct call (`e8`) and a nop; `None` without the hook or if the text
+/// cannot be read.
+pub(crate) fn pv_site_bytes() -> Option<[u8; 16]> {
+    #[cfg(CONFIG_PARAVIRT_XXL)]
+    {
+        let mut bytes = [0u8; 16];
+        let at = core::hint::black_box(pte_val_site as *const ()) as usize as u64;
+        for (i, chunk) in bytes.chunks_exact_mut(8).enumerate() {
+            let word =
+                attrs::Tables::read(&mut KernelTables { page_offset: 0 }, at + 8 * i as u64)?;
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        // The function is called once, so that it is not only an address.
+        core::hint::black_box(pte_val_site(core::hint::black_box(0)));
+        Some(bytes)
+    }
+    #[cfg(not(CONFIG_PARAVIRT_XXL))]
+    {
+        None
+    }
+}
+
+/// What the call site of [`pte_val_site`] became: `Some(true)` if it is a
+/// direct call (`e8`) to the hook `pv_ops.mmu.pte_val` points to (Xen PV),
+/// `Some(false)` if no such call is there (natively: a `mov`), `None`
+/// without the hook.
+pub(crate) fn pv_site_calls_hook() -> Option<bool> {
+    #[cfg(CONFIG_PARAVIRT_XXL)]
+    {
+        let bytes = pv_site_bytes()?;
+        let at = pte_val_site as *const () as usize as u64;
+        // SAFETY: `pv_ops` is set before any module loads; one aligned
+        // pointer is read.
+        let hook = unsafe { core::ptr::addr_of!(bindings::pv_ops.mmu.pte_val.func).read_volatile() }
+            as usize as u64;
+        let calls = (0..bytes.len().saturating_sub(4)).any(|i| {
+            let rel = bytes
+                .get(i + 1..i + 5)
+                .and_then(|r| r.try_into().ok())
+                .map_or(0, i32::from_le_bytes);
+            bytes[i] == 0xe8
+                && at
+                    .wrapping_add(i as u64 + 5)
+                    .wrapping_add(rel as i64 as u64)
+                    == hook
+        });
+        Some(calls)
+    }
+    #[cfg(not(CONFIG_PARAVIRT_XXL))]
+    {
+        None
+    }
+}
 
 /// What [`init`] found.
 pub(crate) struct Live {
@@ -114,14 +245,40 @@ pub(crate) struct Live {
     pub(crate) pat: PatTable,
     /// `pat_enabled()`.
     pub(crate) pat_enabled: bool,
+    /// 4- or 5-level paging.
+    pub(crate) layout: VaLayout,
+    /// `PTE_PFN_MASK` and `PTE_FLAGS_MASK`.
+    pub(crate) masks: PteMasks,
 }
 
-/// Reads the paravirt hooks and the live PAT table; called once at load,
-/// before anything can read an entry.
+/// Reads the paravirt hooks, the live PAT table and the page-table layout;
+/// called once at load, before anything can read an entry.
 pub(crate) fn init() -> Result<Live> {
     // SAFETY: a plain query of a boot-time CPU feature.
     let xenpv = unsafe { ffi::pte_attrs_glue_xenpv() };
     XENPV.store(xenpv && cfg!(CONFIG_PARAVIRT_XXL), Ordering::Relaxed);
+
+    // SAFETY: plain queries of boot-time state.
+    let (l5, shift) = unsafe { (ffi::pte_attrs_glue_l5(), ffi::pte_attrs_glue_pgdir_shift()) };
+    let layout = VaLayout::from_kernel(l5, shift).ok_or_else(|| {
+        pr_err!(
+            "unexpected paging layout (PGDIR_SHIFT {}, 5-level {})\n",
+            shift,
+            l5
+        );
+        EINVAL
+    })?;
+    // SAFETY: as above.
+    let pfn_mask = unsafe { ffi::pte_attrs_glue_pte_pfn_mask() };
+    let masks = PteMasks::from_pfn_mask(pfn_mask).ok_or_else(|| {
+        pr_err!("PTE_PFN_MASK is outside bits 12..51\n");
+        EINVAL
+    })?;
+    // SAFETY: as above.
+    let page_offset = unsafe { ffi::pte_attrs_glue_page_offset() } as u64;
+    L5.store(layout.l5(), Ordering::Relaxed);
+    PFN_MASK.store(masks.pfn_mask(), Ordering::Relaxed);
+    PAGE_OFFSET.store(page_offset, Ordering::Relaxed);
 
     // The kernel's own cache-mode -> PTE-bits translation names the index
     // of each mode; the PAT MSR fills in the indices no mode uses.
@@ -140,6 +297,8 @@ pub(crate) fn init() -> Result<Live> {
         pat,
         // SAFETY: a plain query of boot-time state.
         pat_enabled: unsafe { ffi::pte_attrs_glue_pat_enabled() },
+        layout,
+        masks,
     })
 }
 
@@ -152,6 +311,26 @@ pub(crate) fn paravirt_live() -> bool {
 /// The live PAT table.
 pub(crate) fn pat() -> PatTable {
     PatTable::unpack(PAT.load(Ordering::Relaxed))
+}
+
+/// The running kernel's `PTE_PFN_MASK` / `PTE_FLAGS_MASK`.
+pub(crate) fn masks() -> PteMasks {
+    PteMasks::from_pfn_mask(PFN_MASK.load(Ordering::Relaxed)).unwrap_or(PteMasks::ARCH)
+}
+
+/// The running kernel's paging layout.
+pub(crate) fn layout() -> VaLayout {
+    if L5.load(Ordering::Relaxed) {
+        VaLayout::L5
+    } else {
+        VaLayout::L4
+    }
+}
+
+/// Decodes the entry value `val` at `level` with the live PAT table and
+/// the kernel's frame mask.
+pub(crate) fn decode(val: u64, level: Level) -> PteAttrs {
+    PteAttrs::decode_in(val, level, &pat(), masks())
 }
 
 /// `raw` as the paravirt layer sees an entry of `level`: through the
@@ -174,7 +353,74 @@ pub(crate) fn pv_val(raw: u64, level: Level) -> u64 {
     }
 }
 
-/// An entry found by [`lookup`]: its level, raw value and place.
+/// `pXd_val()` of a table entry at `level`: the paravirt view the kernel
+/// derives the next table's address from.
+fn table_val(raw: u64, level: TableLevel) -> u64 {
+    #[cfg(CONFIG_PARAVIRT_XXL)]
+    {
+        match level {
+            TableLevel::Pgd => pgd_val(raw),
+            TableLevel::P4d => p4d_val(raw),
+            TableLevel::Pud => pud_val(raw),
+            TableLevel::Pmd => pmd_val(raw),
+            TableLevel::Pte => pte_val(raw),
+        }
+    }
+    #[cfg(not(CONFIG_PARAVIRT_XXL))]
+    {
+        let _ = level;
+        raw
+    }
+}
+
+/// The kernel's page tables as [`attrs::walk`] reads them.
+struct KernelTables {
+    page_offset: u64,
+}
+
+impl attrs::Tables for KernelTables {
+    fn read(&mut self, slot: u64) -> Option<u64> {
+        let mut val = 0u64;
+        // SAFETY: `copy_from_kernel_nofault()` may be given any address:
+        // it refuses user addresses and turns a fault into -EFAULT; `val`
+        // is a valid place for the 8 bytes.
+        let r = unsafe { ffi::pte_attrs_glue_read_entry(slot as _, &mut val) };
+        (r == 0).then_some(val)
+    }
+
+    fn pv(&self, raw: u64, level: TableLevel) -> u64 {
+        table_val(raw, level)
+    }
+
+    fn va(&self, phys: u64) -> u64 {
+        self.page_offset.wrapping_add(phys)
+    }
+}
+
+/// The top-level table this CPU runs on, with preemption disabled until
+/// the guard is dropped.
+///
+/// # Invariants
+///
+/// Created by `pte_attrs_glue_kernel_pgd_begin()`; dropping it calls
+/// `pte_attrs_glue_kernel_pgd_end()` once.
+struct KernelPgd(u64);
+
+impl KernelPgd {
+    fn get() -> Self {
+        // SAFETY: paired with the call in `Drop`.
+        KernelPgd(unsafe { ffi::pte_attrs_glue_kernel_pgd_begin() } as u64)
+    }
+}
+
+impl Drop for KernelPgd {
+    fn drop(&mut self) {
+        // SAFETY: `begin` was called once for this guard (type invariant).
+        unsafe { ffi::pte_attrs_glue_kernel_pgd_end() };
+    }
+}
+
+/// An entry found by [`walk`]: its level, raw value and place.
 pub(crate) struct Found {
     /// The level of the entry that maps the address.
     pub(crate) level: Level,
@@ -185,44 +431,68 @@ pub(crate) struct Found {
 }
 
 impl Found {
-    /// The raw entry `n` slots after this one in the same page-table page.
+    /// The raw entry `n` slots after this one in the same page-table page,
+    /// read without faulting; 0 (not present) if it cannot be read (the
+    /// table page was freed and unmapped since the walk, as
+    /// DEBUG_PAGEALLOC does).
     ///
     /// # Safety
     ///
     /// The entry's slot index (`(addr >> 12) & 511` for a 4K entry) plus
-    /// `n` must stay below 512, and the mapping must not have been torn
-    /// down since the lookup: the page-table pages of a live mapping are
-    /// never freed by CPA in 6.12 (it splits large pages but does not
-    /// collapse tables back).
+    /// `n` must stay below 512, so that the read stays in the entry's
+    /// page-table page. If that page was freed and reused since the walk,
+    /// the value read is whatever it holds now (see the race described in
+    /// include/pte_attrs.h); the module's own mappings never lose their
+    /// tables (6.12's CPA splits large pages but never frees a table).
     pub(crate) unsafe fn raw_at(&self, n: usize) -> u64 {
-        // SAFETY: by the function's safety contract the slot is in the same
-        // page-table page, which is allocated; one aligned word is read.
-        unsafe { ptr::read_volatile(self.entry.add(n)) }
+        let slot = self.entry.wrapping_add(n) as u64;
+        attrs::Tables::read(
+            &mut KernelTables {
+                page_offset: PAGE_OFFSET.load(Ordering::Relaxed),
+            },
+            slot,
+        )
+        .unwrap_or(0)
     }
 }
 
-/// The entry that maps the kernel virtual address `addr`, if one is
-/// present. Never faults: `lookup_address()` walks `init_mm`'s tables and
-/// returns null where a level is empty.
-pub(crate) fn lookup(addr: u64) -> Option<Found> {
-    let mut level: kernel::ffi::c_uint = 0;
-    // SAFETY: `lookup_address` only reads page tables; `level` is valid.
-    let entry = unsafe { bindings::lookup_address(addr as kernel::ffi::c_ulong, &mut level) };
-    if entry.is_null() {
-        return None;
+impl WalkError {
+    /// The errno of the C API and the `lookup` file: `-EINVAL` for a
+    /// refused address, `-EFAULT` for a table that could not be read.
+    pub(crate) fn errno(self) -> Error {
+        match self {
+            WalkError::Refused(_) => EINVAL,
+            WalkError::Unreadable(_) => EFAULT,
+        }
     }
-    // A non-null result points at the (PTE, PMD or PUD) entry in a
-    // kernel page table, a page of the direct map: the read is one aligned
-    // word, like the kernel's READ_ONCE of an entry, and cannot fault. For
-    // the module's own pages the table stays allocated; for an arbitrary
-    // address it races with a teardown (huge vmap, memory hot-remove) as
-    // `lookup_address()`'s own callers do, and may read a stale entry.
-    // SAFETY: an aligned one-word read in the direct map (above).
-    let raw = unsafe { ptr::read_volatile(entry.cast::<u64>()) };
-    let level = Level::from_pg_level(level)?;
-    (raw & 1 != 0).then_some(Found {
-        level,
-        raw,
-        entry: entry.cast(),
-    })
+}
+
+/// The present entry that maps the kernel virtual address `addr`, found
+/// by this module's own walk of the kernel's tables: `Ok(None)` if nothing
+/// present maps it, an error if the address is refused or a table cannot
+/// be read. Never faults, never sleeps.
+pub(crate) fn walk(addr: u64) -> core::result::Result<Option<Found>, WalkError> {
+    let layout = layout();
+    // Refused addresses do not even look at the tables.
+    let class = layout.classify(addr);
+    if class != AddrClass::Kernel {
+        return Err(WalkError::Refused(class));
+    }
+    let mut tables = KernelTables {
+        page_offset: PAGE_OFFSET.load(Ordering::Relaxed),
+    };
+    let pgd = KernelPgd::get();
+    let walked = attrs::walk(layout, masks(), pgd.0, addr, &mut tables)?;
+    drop(pgd);
+    Ok(walked.map(|w| Found {
+        level: w.level,
+        raw: w.raw,
+        entry: w.slot as *const u64,
+    }))
+}
+
+/// [`walk`] for callers that only ask "what maps this": `None` also when
+/// the address is refused or a table cannot be read.
+pub(crate) fn lookup(addr: u64) -> Option<Found> {
+    walk(addr).ok().flatten()
 }

@@ -23,11 +23,58 @@ const SOFTW4: u32 = 57;
 const PKEY: u32 = 59;
 const NX: u32 = 63;
 
-/// Physical address bits of an entry (`__PHYSICAL_MASK_SHIFT` = 52).
-const PHYSICAL_MASK: u64 = (1 << 52) - 1;
+/// The frame field of an entry as the running kernel defines it:
+/// `PTE_PFN_MASK` (`PAGE_MASK & __PHYSICAL_MASK`), whose complement is
+/// `PTE_FLAGS_MASK`.
+///
+/// Under SME/SEV the kernel clears the encryption bit (the C-bit, e.g. bit
+/// 47 or 51) from `physical_mask`, so that bit counts as a flag; under TDX
+/// the shared bit likewise. The module reads the mask at load
+/// (`accessor::init`) instead of assuming 52 physical bits.
+///
+/// # Invariants
+///
+/// `pfn` is non-zero and lies within bits 12..51 (the architectural frame
+/// field).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PteMasks {
+    pfn: u64,
+}
 
-/// Flag bits of a 4K entry (`PTE_FLAGS_MASK`): everything outside bits 12..51.
-pub(crate) const PTE_FLAGS_MASK: u64 = 0xfff0_0000_0000_0fff;
+impl PteMasks {
+    /// 52 physical address bits, no encryption bit: bits 12..51.
+    pub(crate) const ARCH: PteMasks = PteMasks {
+        pfn: 0x000f_ffff_ffff_f000,
+    };
+
+    /// The masks of a kernel whose `PTE_PFN_MASK` is `pfn`; `None` unless
+    /// it is non-zero and within bits 12..51.
+    pub(crate) fn from_pfn_mask(pfn: u64) -> Option<PteMasks> {
+        (pfn != 0 && pfn & !Self::ARCH.pfn == 0).then_some(PteMasks { pfn })
+    }
+
+    /// `PTE_PFN_MASK`.
+    pub(crate) fn pfn_mask(self) -> u64 {
+        self.pfn
+    }
+
+    /// `PTE_FLAGS_MASK`: every bit outside the frame field of a 4K entry.
+    pub(crate) fn flags_mask(self) -> u64 {
+        !self.pfn
+    }
+
+    /// The frame field of an entry at `level` (`pXd_pfn_mask()` of a leaf):
+    /// the 4K frame field without the offset bits of a 2M or 1G page.
+    pub(crate) fn frame_mask(self, level: Level) -> u64 {
+        self.pfn & !(level.size() - 1)
+    }
+}
+
+/// `pte_attrs()` of the C API: the flags of an entry value `pv` read
+/// through the paravirt hook, `pte_val(pte) & PTE_FLAGS_MASK`.
+pub(crate) fn pte_attrs_flags(pv: u64, masks: PteMasks) -> u64 {
+    pv & masks.flags_mask()
+}
 
 /// Page-table level an entry maps at.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -41,17 +88,6 @@ pub(crate) enum Level {
 }
 
 impl Level {
-    /// Converts the kernel's `enum pg_level` (`PG_LEVEL_4K` = 1, `PG_LEVEL_2M` = 2,
-    /// `PG_LEVEL_1G` = 3); any other value gives `None`.
-    pub(crate) fn from_pg_level(l: u32) -> Option<Level> {
-        match l {
-            1 => Some(Level::K4),
-            2 => Some(Level::M2),
-            3 => Some(Level::G1),
-            _ => None,
-        }
-    }
-
     /// Short name: `"4K"`, `"2M"` or `"1G"`.
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -68,11 +104,6 @@ impl Level {
             Level::M2 => 1 << 21,
             Level::G1 => 1 << 30,
         }
-    }
-
-    /// Bits of an entry at this level holding the physical frame address.
-    pub(crate) fn frame_mask(self) -> u64 {
-        PHYSICAL_MASK & !(self.size() - 1)
     }
 
     /// Bit number of the PAT bit at this level: 7 for 4K, 12 for 2M/1G.
@@ -300,15 +331,27 @@ pub(crate) struct PteAttrs {
     val: u64,
     level: Level,
     cache: Option<CacheMode>,
+    masks: PteMasks,
 }
 
 impl PteAttrs {
-    /// Decodes `val`, an entry at `level`, resolving its cache mode with `pat`.
+    /// Decodes `val`, an entry at `level`, resolving its cache mode with
+    /// `pat`, with the architectural frame field ([`PteMasks::ARCH`]).
+    /// Right for the cache mode and every flag on any kernel; where the
+    /// frame and flags fields matter use [`PteAttrs::decode_in`] with the
+    /// running kernel's masks (`accessor::decode`).
     pub(crate) fn decode(val: u64, level: Level, pat: &PatTable) -> PteAttrs {
+        Self::decode_in(val, level, pat, PteMasks::ARCH)
+    }
+
+    /// Decodes `val`, an entry at `level`, with the PAT table `pat` and the
+    /// frame field of `masks`.
+    pub(crate) fn decode_in(val: u64, level: Level, pat: &PatTable, masks: PteMasks) -> PteAttrs {
         PteAttrs {
             val,
             level,
             cache: pat.mode(pat_index(val, level)),
+            masks,
         }
     }
 
@@ -326,12 +369,12 @@ impl PteAttrs {
 
     /// All bits outside the level's frame mask.
     pub(crate) fn flags(&self) -> u64 {
-        self.val & !self.level.frame_mask()
+        self.val & !self.masks.frame_mask(self.level)
     }
 
     /// Number of the first 4K frame mapped by the entry.
     pub(crate) fn pfn(&self) -> u64 {
-        (self.val & self.level.frame_mask()) >> 12
+        (self.val & self.masks.frame_mask(self.level)) >> 12
     }
 
     /// `_PAGE_PRESENT`.
@@ -456,9 +499,10 @@ pub(crate) fn write_report(
     pv: u64,
     raw: u64,
     pat: &PatTable,
+    masks: PteMasks,
 ) -> fmt::Result {
-    let a = PteAttrs::decode(pv, level, pat);
-    let raw_pfn = PteAttrs::decode(raw, level, pat).pfn();
+    let a = PteAttrs::decode_in(pv, level, pat, masks);
+    let raw_pfn = PteAttrs::decode_in(raw, level, pat, masks).pfn();
     writeln!(w, "{addr:#018x}: {a}")?;
     writeln!(w, "addr={addr:#018x}")?;
     writeln!(w, "mapped=1")?;
@@ -495,6 +539,222 @@ pub(crate) fn write_unmapped(w: &mut impl fmt::Write, addr: u64) -> fmt::Result 
     writeln!(w, "{addr:#018x}: not mapped")?;
     writeln!(w, "addr={addr:#018x}")?;
     writeln!(w, "mapped=0")
+}
+
+/// What a kernel virtual address is, before any table is read.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum AddrClass {
+    /// Bits 63 down to the top bit of the live virtual-address width (47
+    /// or 56) are not all equal: the table index would alias a canonical
+    /// address (`pgd_index()` masks the high bits).
+    NonCanonical,
+    /// The lower (user) half: not the kernel's tables to answer for.
+    User,
+    /// The hypervisor's guard hole (`GUARD_HOLE_BASE_ADDR` ..
+    /// `GUARD_HOLE_END_ADDR`): Xen's own top-level entries under PV.
+    HypervisorHole,
+    /// Any other upper-half address: walked.
+    Kernel,
+}
+
+impl AddrClass {
+    /// Why `lookup` refuses an address of this class, in words (no
+    /// address: the log never shows one).
+    pub(crate) fn refusal(self) -> &'static str {
+        match self {
+            AddrClass::NonCanonical => "refused a non-canonical address",
+            AddrClass::User => "refused a user-half address: only kernel addresses are looked up",
+            AddrClass::HypervisorHole => "refused an address in the hypervisor guard hole",
+            AddrClass::Kernel => "a kernel address is not refused",
+        }
+    }
+}
+
+/// A table level of x86-64 paging, top down.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum TableLevel {
+    /// The top level under 5-level paging.
+    Pgd,
+    /// The top level under 4-level paging (the PGD page itself).
+    P4d,
+    /// May map 1 GiB.
+    Pud,
+    /// May map 2 MiB.
+    Pmd,
+    /// Maps 4 KiB.
+    Pte,
+}
+
+impl TableLevel {
+    /// The address bit the level's index starts at.
+    pub(crate) fn shift(self) -> u32 {
+        match self {
+            TableLevel::Pgd => 48,
+            TableLevel::P4d => 39,
+            TableLevel::Pud => 30,
+            TableLevel::Pmd => 21,
+            TableLevel::Pte => 12,
+        }
+    }
+
+    /// The slot of `addr` in a table of this level.
+    pub(crate) fn index(self, addr: u64) -> u64 {
+        (addr >> self.shift()) & 511
+    }
+}
+
+/// The virtual-address layout of the running kernel: 4- or 5-level.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct VaLayout {
+    l5: bool,
+}
+
+impl VaLayout {
+    /// 4-level paging: 48-bit virtual addresses, `PGDIR_SHIFT` 39.
+    pub(crate) const L4: VaLayout = VaLayout { l5: false };
+    /// 5-level paging (LA57): 57-bit virtual addresses, `PGDIR_SHIFT` 48.
+    pub(crate) const L5: VaLayout = VaLayout { l5: true };
+
+    /// The layout of a kernel that says `pgtable_l5_enabled()` is `l5` and
+    /// `PGDIR_SHIFT` is `pgdir_shift`; `None` when the two disagree.
+    pub(crate) fn from_kernel(l5: bool, pgdir_shift: u32) -> Option<VaLayout> {
+        let layout = if l5 { Self::L5 } else { Self::L4 };
+        (layout.pgdir_shift() == pgdir_shift).then_some(layout)
+    }
+
+    /// 5-level paging.
+    pub(crate) fn l5(self) -> bool {
+        self.l5
+    }
+
+    /// `PGDIR_SHIFT`.
+    pub(crate) fn pgdir_shift(self) -> u32 {
+        if self.l5 {
+            48
+        } else {
+            39
+        }
+    }
+
+    /// Virtual-address width in bits (`__VIRTUAL_MASK_SHIFT` + 1).
+    pub(crate) fn va_bits(self) -> u32 {
+        if self.l5 {
+            57
+        } else {
+            48
+        }
+    }
+
+    /// `GUARD_HOLE_BASE_ADDR` and `GUARD_HOLE_END_ADDR` (exclusive) of
+    /// arch/x86/include/asm/pgtable_64_types.h: 16 top-level slots from
+    /// slot 256 (`-256UL << PGDIR_SHIFT`).
+    pub(crate) fn guard_hole(self) -> (u64, u64) {
+        let base = 256u64.wrapping_neg() << self.pgdir_shift();
+        (base, base.wrapping_add(16 << self.pgdir_shift()))
+    }
+
+    /// The top-down table levels of a walk.
+    pub(crate) fn levels(self) -> &'static [TableLevel] {
+        use TableLevel::*;
+        if self.l5 {
+            &[Pgd, P4d, Pud, Pmd, Pte]
+        } else {
+            &[P4d, Pud, Pmd, Pte]
+        }
+    }
+
+    /// Classifies `addr`: non-canonical first, then the user half, then the
+    /// guard hole.
+    pub(crate) fn classify(self, addr: u64) -> AddrClass {
+        let unused = 64 - self.va_bits();
+        if (((addr << unused) as i64) >> unused) as u64 != addr {
+            return AddrClass::NonCanonical;
+        }
+        if addr >> 63 == 0 {
+            return AddrClass::User;
+        }
+        let (lo, hi) = self.guard_hole();
+        if (lo..hi).contains(&addr) {
+            return AddrClass::HypervisorHole;
+        }
+        AddrClass::Kernel
+    }
+}
+
+/// How a walk reaches the page tables: the caller's no-fault reads, its
+/// paravirt view of an entry and its physical-to-virtual translation.
+pub(crate) trait Tables {
+    /// The 8-byte entry at kernel virtual address `slot`, read without
+    /// faulting; `None` if it cannot be read.
+    fn read(&mut self, slot: u64) -> Option<u64>;
+    /// The entry `raw` of a table at `level` as the paravirt layer sees it
+    /// (`pXd_val()`): the kernel derives table pointers from that view.
+    fn pv(&self, raw: u64, level: TableLevel) -> u64;
+    /// `__va(phys)`.
+    fn va(&self, phys: u64) -> u64;
+}
+
+/// The present entry a walk ended on.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Walked {
+    /// What the entry maps.
+    pub(crate) level: Level,
+    /// The entry as stored.
+    pub(crate) raw: u64,
+    /// Its kernel virtual address.
+    pub(crate) slot: u64,
+}
+
+/// Why a walk did not get to an answer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum WalkError {
+    /// The address is not one to walk (`-EINVAL`).
+    Refused(AddrClass),
+    /// An entry of a table at this level could not be read (`-EFAULT`).
+    Unreadable(TableLevel),
+}
+
+const PSE_BIT: u64 = 1 << PSE;
+
+/// Walks the tables from the top-level table at `root` down to the entry
+/// that maps `addr`, as `lookup_address()` does but refusing what is not a
+/// kernel address and reading every entry through `t`.
+///
+/// `Ok(None)`: an entry on the way is not present. A present PUD or PMD
+/// with `_PAGE_PSE` is a 1G or 2M leaf. The next table is
+/// `__va(pv & PTE_PFN_MASK)` with `pv` the level's paravirt view, as
+/// `pXd_pgtable()`/`pXd_page_vaddr()` compute it.
+pub(crate) fn walk(
+    layout: VaLayout,
+    masks: PteMasks,
+    root: u64,
+    addr: u64,
+    t: &mut impl Tables,
+) -> Result<Option<Walked>, WalkError> {
+    let class = layout.classify(addr);
+    if class != AddrClass::Kernel {
+        return Err(WalkError::Refused(class));
+    }
+    let mut table = root;
+    for &lvl in layout.levels() {
+        let slot = table.wrapping_add(lvl.index(addr) * 8);
+        let raw = t.read(slot).ok_or(WalkError::Unreadable(lvl))?;
+        if raw & (1 << PRESENT) == 0 {
+            return Ok(None);
+        }
+        let leaf = match lvl {
+            TableLevel::Pte => Some(Level::K4),
+            TableLevel::Pmd if raw & PSE_BIT != 0 => Some(Level::M2),
+            TableLevel::Pud if raw & PSE_BIT != 0 => Some(Level::G1),
+            _ => None,
+        };
+        if let Some(level) = leaf {
+            return Ok(Some(Walked { level, raw, slot }));
+        }
+        table = t.va(t.pv(raw, lvl) & masks.pfn_mask());
+    }
+    // The last level is `Pte`, a leaf.
+    Ok(None)
 }
 
 /// `s` split around the first `sep`: `str::split_once` without its
@@ -539,19 +799,14 @@ mod tests {
 
     #[test]
     fn levels() {
-        for l in [0, 4, 99, u32::MAX] {
-            assert_eq!(Level::from_pg_level(l), None);
-        }
-        assert_eq!(Level::from_pg_level(1), Some(Level::K4));
-        assert_eq!(Level::from_pg_level(2), Some(Level::M2));
-        assert_eq!(Level::from_pg_level(3), Some(Level::G1));
         let names = LEVELS.map(Level::name);
         assert_eq!(names, ["4K", "2M", "1G"]);
         assert_eq!(LEVELS.map(Level::size), [4096, 2 << 20, 1 << 30]);
-        assert_eq!(Level::K4.frame_mask(), 0x000f_ffff_ffff_f000);
-        assert_eq!(Level::M2.frame_mask(), 0x000f_ffff_ffe0_0000);
-        assert_eq!(Level::G1.frame_mask(), 0x000f_ffff_c000_0000);
-        assert_eq!(!Level::K4.frame_mask(), PTE_FLAGS_MASK);
+        let m = PteMasks::ARCH;
+        assert_eq!(m.frame_mask(Level::K4), 0x000f_ffff_ffff_f000);
+        assert_eq!(m.frame_mask(Level::M2), 0x000f_ffff_ffe0_0000);
+        assert_eq!(m.frame_mask(Level::G1), 0x000f_ffff_c000_0000);
+        assert_eq!(m.flags_mask(), 0xfff0_0000_0000_0fff);
         assert_eq!(LEVELS.map(Level::pat_bit), [7, 12, 12]);
     }
 
@@ -812,7 +1067,16 @@ mod tests {
         let pat = PatTable::from_msr(NATIVE_MSR);
         let pte = 0x8000_0001_2345_6163;
         let mut s = String::new();
-        write_report(&mut s, 0xffff_ffff_8100_0000, Level::K4, pte, pte, &pat).unwrap();
+        write_report(
+            &mut s,
+            0xffff_ffff_8100_0000,
+            Level::K4,
+            pte,
+            pte,
+            &pat,
+            PteMasks::ARCH,
+        )
+        .unwrap();
         assert_eq!(
             s,
             "0xffffffff81000000: 4K present rw nx global accessed dirty WB\n\
@@ -849,7 +1113,16 @@ mod tests {
         let pv = 0x0000_0000_0040_11f1;
         let raw = 0x0000_0000_7fe0_11f1;
         let mut s = String::new();
-        write_report(&mut s, 0xffff_8880_0040_0000, Level::M2, pv, raw, &pat).unwrap();
+        write_report(
+            &mut s,
+            0xffff_8880_0040_0000,
+            Level::M2,
+            pv,
+            raw,
+            &pat,
+            PteMasks::ARCH,
+        )
+        .unwrap();
         assert!(
             s.starts_with("0xffff888000400000: 2M present ro x global accessed dirty pse cache?\n")
         );
@@ -868,6 +1141,284 @@ mod tests {
         }
         assert_eq!(s.lines().count(), 25);
         assert!(s.ends_with('\n'));
+    }
+
+    /// `physical_mask` under SME with the C-bit at `c`: 52 bits without it.
+    fn sme_masks(c: u32) -> PteMasks {
+        let physical_mask = ((1u64 << 52) - 1) & !(1 << c);
+        // PTE_PFN_MASK = PAGE_MASK & __PHYSICAL_MASK.
+        PteMasks::from_pfn_mask(physical_mask & !0xfff).unwrap()
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(
+            PteMasks::from_pfn_mask(0x000f_ffff_ffff_f000),
+            Some(PteMasks::ARCH)
+        );
+        for bad in [0, 0x1000_0000_0000_0000, 0x000f_ffff_ffff_f800, u64::MAX] {
+            assert_eq!(PteMasks::from_pfn_mask(bad), None, "{bad:#x}");
+        }
+        // A 46-bit machine without encryption.
+        let m = PteMasks::from_pfn_mask(0x0000_3fff_ffff_f000).unwrap();
+        assert_eq!(m.flags_mask(), 0xffff_c000_0000_0fff);
+        assert_eq!(m.frame_mask(Level::M2), 0x0000_3fff_ffe0_0000);
+    }
+
+    #[test]
+    fn encryption_bit_is_a_flag() {
+        let pat = PatTable::from_msr(NATIVE_MSR);
+        for c in [47u32, 51] {
+            let m = sme_masks(c);
+            let cbit = 1u64 << c;
+            // The kernel's PTE_FLAGS_MASK under SME, computed independently:
+            // ~(PAGE_MASK & physical_mask).
+            let kernel_flags_mask = !(((1u64 << 52) - 1) & !cbit & !0xfff);
+            assert_eq!(m.flags_mask(), kernel_flags_mask);
+            assert_ne!(m.flags_mask() & cbit, 0);
+            // An encrypted 4K mapping of frame 0x1234, NX, global, WB.
+            let pte = 0x8000_0000_0123_4163 | cbit;
+            assert_eq!(pte_attrs_flags(pte, m), pte & kernel_flags_mask);
+            assert_eq!(pte_attrs_flags(pte, m), 0x8000_0000_0000_0163 | cbit);
+            // The 52-bit assumption would call the C-bit part of the frame.
+            assert_ne!(
+                pte_attrs_flags(pte, PteMasks::ARCH),
+                pte & kernel_flags_mask
+            );
+            for level in LEVELS {
+                let a = PteAttrs::decode_in(pte, level, &pat, m);
+                assert_eq!(a.flags() & cbit, cbit, "{level:?} bit {c}");
+                assert_eq!(a.pfn() << 12, pte & m.frame_mask(level), "{level:?}");
+                assert_eq!(a.pfn() & (cbit >> 12), 0);
+            }
+            let mut s = String::new();
+            write_report(&mut s, 0xffff_ffff_8100_0000, Level::K4, pte, pte, &pat, m).unwrap();
+            assert!(s.contains("pfn=0x1234\n"), "{s}");
+            let want = std::format!("flags={:#018x}\n", 0x8000_0000_0000_0163u64 | cbit);
+            assert!(s.contains(&want), "{s}");
+        }
+    }
+
+    #[test]
+    fn layouts() {
+        assert_eq!(VaLayout::from_kernel(false, 39), Some(VaLayout::L4));
+        assert_eq!(VaLayout::from_kernel(true, 48), Some(VaLayout::L5));
+        assert_eq!(VaLayout::from_kernel(true, 39), None);
+        assert_eq!(VaLayout::from_kernel(false, 48), None);
+        assert_eq!(VaLayout::L4.va_bits(), 48);
+        assert_eq!(VaLayout::L5.va_bits(), 57);
+        // The values of arch/x86/include/asm/pgtable_64_types.h.
+        assert_eq!(
+            VaLayout::L4.guard_hole(),
+            (0xffff_8000_0000_0000, 0xffff_8800_0000_0000)
+        );
+        assert_eq!(
+            VaLayout::L5.guard_hole(),
+            (0xff00_0000_0000_0000, 0xff10_0000_0000_0000)
+        );
+        assert_eq!(VaLayout::L4.levels().len(), 4);
+        assert_eq!(VaLayout::L5.levels()[0], TableLevel::Pgd);
+        assert_eq!(TableLevel::P4d.index(0xffff_8880_0000_0000), 273);
+        assert_eq!(TableLevel::Pgd.index(0xff11_0000_0000_0000), 273);
+    }
+
+    #[test]
+    fn classify_every_boundary() {
+        use AddrClass::*;
+        let l4 = VaLayout::L4;
+        let l5 = VaLayout::L5;
+        let cases: [(VaLayout, u64, AddrClass); 30] = [
+            (l4, 0, User),
+            (l4, 0x1000, User),
+            (l4, 0x0000_7fff_ffff_ffff, User),
+            (l4, 0x0000_8000_0000_0000, NonCanonical),
+            (l4, 0x0000_8880_0000_0000, NonCanonical),
+            (l4, 0x00ff_ffff_ffff_f000, NonCanonical),
+            (l4, 0xff00_0000_0000_0000, NonCanonical),
+            (l4, 0xffff_7fff_ffff_ffff, NonCanonical),
+            (l4, 0x7fff_ffff_ffff_ffff, NonCanonical),
+            (l4, 0x8000_0000_0000_0000, NonCanonical),
+            (l4, 0xffff_8000_0000_0000, HypervisorHole),
+            (l4, 0xffff_87ff_ffff_ffff, HypervisorHole),
+            (l4, 0xffff_8800_0000_0000, Kernel),
+            (l4, 0xffff_8880_0000_0000, Kernel),
+            (l4, 0xffff_ffff_8100_0000, Kernel),
+            (l4, u64::MAX, Kernel),
+            (l5, 0, User),
+            (l5, 0x00ff_ffff_ffff_ffff, User),
+            (l5, 0x0000_8880_0000_0000, User),
+            (l5, 0x0100_0000_0000_0000, NonCanonical),
+            (l5, 0x7fff_ffff_ffff_ffff, NonCanonical),
+            (l5, 0x8000_0000_0000_0000, NonCanonical),
+            (l5, 0xfeff_ffff_ffff_ffff, NonCanonical),
+            (l5, 0xff00_0000_0000_0000, HypervisorHole),
+            (l5, 0xff0f_ffff_ffff_ffff, HypervisorHole),
+            (l5, 0xff10_0000_0000_0000, Kernel),
+            (l5, 0xff11_0000_0000_0000, Kernel),
+            // 4-level's hole is an ordinary kernel address under 5 levels.
+            (l5, 0xffff_8000_0000_0000, Kernel),
+            (l5, 0xffff_ffff_8100_0000, Kernel),
+            (l5, u64::MAX, Kernel),
+        ];
+        for (layout, addr, want) in cases {
+            assert_eq!(layout.classify(addr), want, "{layout:?} {addr:#x}");
+        }
+        assert_eq!(NonCanonical.refusal(), "refused a non-canonical address");
+        assert!(User.refusal().starts_with("refused a user-half address"));
+        assert_eq!(
+            HypervisorHole.refusal(),
+            "refused an address in the hypervisor guard hole"
+        );
+    }
+
+    /// Page tables in a map from slot address to entry; the direct map at
+    /// `DMAP`; the paravirt view adds `XEN_DELTA` to the frame of a table
+    /// entry (a machine frame in the raw value, as under Xen PV).
+    struct FakeTables {
+        mem: std::collections::BTreeMap<u64, u64>,
+        unreadable: Option<u64>,
+        pv_delta: u64,
+        reads: usize,
+    }
+
+    const DMAP: u64 = 0xffff_8880_0000_0000;
+
+    impl Tables for FakeTables {
+        fn read(&mut self, slot: u64) -> Option<u64> {
+            self.reads += 1;
+            if Some(slot & !0xfff) == self.unreadable {
+                return None;
+            }
+            Some(self.mem.get(&slot).copied().unwrap_or(0))
+        }
+        fn pv(&self, raw: u64, _level: TableLevel) -> u64 {
+            raw.wrapping_sub(self.pv_delta)
+        }
+        fn va(&self, phys: u64) -> u64 {
+            DMAP.wrapping_add(phys)
+        }
+    }
+
+    impl FakeTables {
+        fn new(pv_delta: u64) -> Self {
+            FakeTables {
+                mem: std::collections::BTreeMap::new(),
+                unreadable: None,
+                pv_delta,
+                reads: 0,
+            }
+        }
+        /// Sets the entry of `addr` at `lvl` in the table at physical `table`.
+        fn set(&mut self, table: u64, lvl: TableLevel, addr: u64, val: u64) {
+            self.mem.insert(DMAP + table + lvl.index(addr) * 8, val);
+        }
+    }
+
+    #[test]
+    fn walk_4k_2m_1g_and_holes() {
+        use TableLevel::*;
+        let masks = PteMasks::ARCH;
+        for (layout, delta) in [
+            (VaLayout::L4, 0),
+            (VaLayout::L5, 0),
+            (VaLayout::L4, 0x1_0000_0000),
+        ] {
+            let a4k = 0xffff_c900_0000_5000u64;
+            let a2m = 0xffff_c900_0020_0000u64;
+            let a1g = 0xffff_c901_0000_0000u64;
+            let mut t = FakeTables::new(delta);
+            // Tables at physical 0x1000 (top), 0x2000 (p4d under 5
+            // levels), 0x3000 (pud), 0x4000 (pmd), 0x5000 (pte); the raw
+            // table entries hold "machine" frames: +delta.
+            let tab = |phys: u64| (phys + delta) | 0x63;
+            let top = 0x1000;
+            let p4d = if layout.l5() {
+                t.set(top, Pgd, a4k, tab(0x2000));
+                0x2000
+            } else {
+                top
+            };
+            t.set(p4d, P4d, a4k, tab(0x3000));
+            t.set(0x3000, Pud, a4k, tab(0x4000));
+            t.set(0x4000, Pmd, a4k, tab(0x5000));
+            let leaf4k = 0x8000_0000_0777_7163;
+            t.set(0x5000, Pte, a4k, leaf4k);
+            let leaf2m = 0x8000_0000_4000_01e3;
+            t.set(0x4000, Pmd, a2m, leaf2m);
+            let leaf1g = 0x8000_0000_c000_01e3;
+            t.set(0x3000, Pud, a1g, leaf1g);
+            let root = DMAP + top;
+            let w = walk(layout, masks, root, a4k, &mut t).unwrap().unwrap();
+            assert_eq!((w.level, w.raw), (Level::K4, leaf4k));
+            assert_eq!(w.slot, DMAP + 0x5000 + 5 * 8);
+            assert_eq!(t.reads, layout.levels().len());
+            let w = walk(layout, masks, root, a2m + 0x1234, &mut t)
+                .unwrap()
+                .unwrap();
+            assert_eq!((w.level, w.raw), (Level::M2, leaf2m));
+            let w = walk(layout, masks, root, a1g + 0x20_0000, &mut t)
+                .unwrap()
+                .unwrap();
+            assert_eq!((w.level, w.raw), (Level::G1, leaf1g));
+            // Not present at some level: unmapped.
+            assert_eq!(walk(layout, masks, root, a4k + 0x1000, &mut t), Ok(None));
+            assert_eq!(walk(layout, masks, root, a4k + (1 << 39), &mut t), Ok(None));
+            // A table page that cannot be read.
+            t.unreadable = Some(DMAP + 0x4000);
+            assert_eq!(
+                walk(layout, masks, root, a4k, &mut t),
+                Err(WalkError::Unreadable(Pmd))
+            );
+            t.unreadable = Some(DMAP + top);
+            let top_level = layout.levels()[0];
+            assert_eq!(
+                walk(layout, masks, root, a4k, &mut t),
+                Err(WalkError::Unreadable(top_level))
+            );
+            t.unreadable = None;
+            // Refused before any read.
+            let reads = t.reads;
+            let (hole, _) = layout.guard_hole();
+            for (addr, class) in [
+                (0x1000, AddrClass::User),
+                (hole, AddrClass::HypervisorHole),
+                (a4k ^ (1 << 60), AddrClass::NonCanonical),
+            ] {
+                let want = if layout.l5() && addr == 0x1000 {
+                    AddrClass::User
+                } else {
+                    class
+                };
+                assert_eq!(
+                    walk(layout, masks, root, addr, &mut t),
+                    Err(WalkError::Refused(want)),
+                    "{addr:#x}"
+                );
+            }
+            assert_eq!(t.reads, reads);
+        }
+    }
+
+    #[test]
+    fn walk_masks_the_table_pointer() {
+        // An encryption bit set in a table entry is not part of the frame.
+        let m = sme_masks(47);
+        let mut t = FakeTables::new(0);
+        let addr = 0xffff_c900_0000_0000u64;
+        let cbit = 1u64 << 47;
+        t.set(0x1000, TableLevel::P4d, addr, 0x3000 | cbit | 0x63);
+        t.set(0x3000, TableLevel::Pud, addr, 0x4000 | cbit | 0x63);
+        t.set(0x4000, TableLevel::Pmd, addr, 0x8000_0000_0020_01e3 | cbit);
+        let w = walk(VaLayout::L4, m, DMAP + 0x1000, addr, &mut t)
+            .unwrap()
+            .unwrap();
+        assert_eq!(w.level, Level::M2);
+        // With the 52-bit mask the walk would follow the C-bit into
+        // another table, which reads as empty.
+        assert_eq!(
+            walk(VaLayout::L4, PteMasks::ARCH, DMAP + 0x1000, addr, &mut t),
+            Ok(None)
+        );
     }
 
     #[test]

@@ -5,61 +5,52 @@
 //!
 //! Modelled on the 6.18 `kernel::debugfs` (RAII directory and files whose
 //! data outlives their dentries), reduced to what this module needs: every
-//! file is backed by a [`Knob`], which renders the file on read and parses
-//! what is written to it. Files are root-only (mode 0400, 0200 or 0600).
+//! file is backed by an [`OpenKnob`], which makes a state for each open
+//! file, renders the file on read and parses what is written to it; a
+//! [`Knob`] is an [`OpenKnob`] without per-open state. Files are root-only
+//! (mode 0400, 0200 or 0600).
+//!
+//! Lifetimes. A file's data pointer (`i_private`) is the knob inside an
+//! `Entry` that the [`Dir`] owns; the entry also holds the file's
+//! `file_operations`, which the debugfs proxy keeps using until the last
+//! `release`. The entries are freed when the [`Dir`] is dropped, after
+//! `debugfs_remove()` (which waits for callbacks in flight and lets no new
+//! one start). Two things make sure no file is open then:
+//!
+//! - an open file holds a reference on the module (`fops.owner`), so at
+//!   unload no file is open;
+//! - while the module loads, opens are refused (`-ENODEV`) until
+//!   [`Dir::publish`], which `init` calls last, once every file exists and
+//!   nothing can fail any more: if a later file cannot be created, the
+//!   directory goes away with no file ever opened.
+//!
+//! Each open file has its own state and text: a read at offset 0 (or the
+//! first read of the open file, wherever it starts) renders the knob into
+//! the open's snapshot, later chunks come from it, so concurrent readers
+//! and writers never make a reader see torn output.
 
 use core::fmt;
+use core::pin::Pin;
 use core::ptr;
-use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::bindings;
 use kernel::error::{code::*, Result};
-use kernel::ffi::{c_char, c_void};
+use kernel::ffi::{c_char, c_int, c_void};
+use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::str::CStr;
+use kernel::sync::Mutex;
 use kernel::uaccess::UserSlice;
 use kernel::ThisModule;
 
 use crate::ffi;
+use crate::log::pr_err_rl;
 use crate::parse::ParseError;
 
 /// The longest write a knob accepts, in bytes; longer ones get `-EINVAL`.
 pub(crate) const MAX_WRITE: usize = 256;
-
-/// Refusals logged per [`LOG_WINDOW_NS`] at most, as `printk_ratelimit()`
-/// does: a script that writes junk in a loop must not flood the log.
-const LOG_BURST: u64 = 20;
-/// The window of [`LOG_BURST`].
-const LOG_WINDOW_NS: i64 = 5_000_000_000;
-
-/// Start of the current window and the refusals logged in it.
-static LOG_WINDOW: AtomicI64 = AtomicI64::new(i64::MIN);
-static LOG_COUNT: AtomicU64 = AtomicU64::new(0);
-static LOG_SUPPRESSED: AtomicU64 = AtomicU64::new(0);
-
-/// Whether a refusal may be logged now; says how many were not, first.
-fn log_allowed() -> bool {
-    // SAFETY: ktime_get() has no preconditions.
-    let now = unsafe { bindings::ktime_get() };
-    let start = LOG_WINDOW.load(Ordering::Relaxed);
-    if now.saturating_sub(start) > LOG_WINDOW_NS
-        && LOG_WINDOW
-            .compare_exchange(start, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    {
-        LOG_COUNT.store(0, Ordering::Relaxed);
-        let missed = LOG_SUPPRESSED.swap(0, Ordering::Relaxed);
-        if missed > 0 {
-            pr_err!("{} more refused writes were not logged\n", missed);
-        }
-    }
-    if LOG_COUNT.fetch_add(1, Ordering::Relaxed) < LOG_BURST {
-        return true;
-    }
-    LOG_SUPPRESSED.fetch_add(1, Ordering::Relaxed);
-    false
-}
 
 /// Why a knob refused a write: the error returned to user space and the
 /// reason logged with `pr_err`.
@@ -117,15 +108,49 @@ pub(crate) enum Access {
     Write,
 }
 
-/// The data behind one debugfs file.
+/// The data behind one debugfs file with no per-open state.
 pub(crate) trait Knob: Send + Sync + 'static {
-    /// Renders the file's contents into `out` (called for every read).
+    /// Renders the file's contents into `out` (at each read from offset 0).
     fn show(&self, out: &mut Output) -> Result;
 
     /// Handles one write of at most [`MAX_WRITE`] bytes. The default
     /// refuses: the file is read-only.
     fn store(&self, _input: &[u8]) -> Result<(), Rejected> {
         Err(Rejected::new(EPERM, "the file is read-only"))
+    }
+}
+
+/// The data behind one debugfs file whose every open has a state of its
+/// own, made at open and dropped at release.
+pub(crate) trait OpenKnob: Send + Sync + 'static {
+    /// What one open file keeps.
+    type State: Send + Sync + 'static;
+
+    /// Makes the state of a new open file.
+    fn open(&self) -> Result<Self::State>;
+
+    /// Renders the file as `state` sees it into `out` (at each read from
+    /// offset 0).
+    fn show(&self, state: &Self::State, out: &mut Output) -> Result;
+
+    /// Handles one write of at most [`MAX_WRITE`] bytes to the open file
+    /// with `state`.
+    fn store(&self, state: &Self::State, input: &[u8]) -> Result<(), Rejected>;
+}
+
+impl<K: Knob> OpenKnob for K {
+    type State = ();
+
+    fn open(&self) -> Result {
+        Ok(())
+    }
+
+    fn show(&self, _state: &(), out: &mut Output) -> Result {
+        Knob::show(self, out)
+    }
+
+    fn store(&self, _state: &(), input: &[u8]) -> Result<(), Rejected> {
+        Knob::store(self, input)
     }
 }
 
@@ -178,12 +203,31 @@ impl fmt::Write for Output {
 ///
 /// # Invariants
 ///
-/// `fops.read`/`fops.write` are `read::<K>`/`write::<K>`, and the file
-/// created with `fops` has `&knob` as its data.
-struct Entry<K: Knob> {
+/// `fops.open`/`release`/`read`/`write` are `open::<K>`, `release::<K>`,
+/// `read::<K>` and `write::<K>`; the file created with `fops` has `&knob`
+/// as its data; `published` points to the flag of the [`Dir`] that owns
+/// the entry, which outlives it.
+struct Entry<K: OpenKnob> {
     fops: bindings::file_operations,
     name: &'static CStr,
+    published: *const AtomicBool,
     knob: K,
+}
+
+/// What one open file holds (its `private_data`).
+///
+/// # Invariants
+///
+/// `entry` is the entry of the file, alive while the file is open (see
+/// the module documentation).
+#[pin_data]
+struct OpenFile<K: OpenKnob> {
+    entry: *const Entry<K>,
+    state: K::State,
+    /// The text of the last read at offset 0 (`None` before the first
+    /// read).
+    #[pin]
+    snapshot: Mutex<Option<KVec<u8>>>,
 }
 
 /// A type-erased owned [`Entry`], freed by `drop_fn` when dropped.
@@ -192,7 +236,7 @@ struct Entry<K: Knob> {
 ///
 /// `ptr` comes from `KBox::<Entry<K>>::into_raw` and `drop_fn` is
 /// `drop_entry::<K>`; only a [`Dir`] holds one, and drops it after the
-/// entry's file has been removed.
+/// entry's file has been removed, when no file of it is open.
 struct OwnedEntry {
     ptr: *mut c_void,
     drop_fn: unsafe fn(*mut c_void),
@@ -211,8 +255,9 @@ impl Drop for OwnedEntry {
 /// # Safety
 ///
 /// `p` must come from `KBox::<Entry<K>>::into_raw` and not be used again;
-/// no debugfs callback may be running or start on it.
-unsafe fn drop_entry<K: Knob>(p: *mut c_void) {
+/// no debugfs callback may be running or start on it, and no file of it
+/// may be open.
+unsafe fn drop_entry<K: OpenKnob>(p: *mut c_void) {
     // SAFETY: by the function's safety contract.
     drop(unsafe { KBox::from_raw(p.cast::<Entry<K>>()) });
 }
@@ -222,12 +267,15 @@ unsafe fn drop_entry<K: Knob>(p: *mut c_void) {
 /// # Invariants
 ///
 /// `dentry` is a live debugfs directory until `drop`; every `OwnedEntry`
-/// in `entries` backs a file below it. `entries` is declared after
-/// nothing that needs it and is dropped (freeing the knobs) only after
-/// `Drop::drop` has removed the directory and so every file.
+/// in `entries` backs a file below it and points to `published`. The
+/// entries are dropped (freeing the knobs) only after `Drop::drop` has
+/// removed the directory and so every file, and before `published`
+/// (declared after them). No file can be opened before
+/// [`Dir::publish`].
 pub(crate) struct Dir {
     dentry: *mut c_void,
     entries: KVec<OwnedEntry>,
+    published: KBox<AtomicBool>,
     module: &'static ThisModule,
 }
 
@@ -238,8 +286,10 @@ unsafe impl Send for Dir {}
 unsafe impl Sync for Dir {}
 
 impl Dir {
-    /// Creates `/sys/kernel/debug/<name>/`.
+    /// Creates `/sys/kernel/debug/<name>/`, whose files cannot be opened
+    /// until [`Dir::publish`].
     pub(crate) fn new(name: &'static CStr, module: &'static ThisModule) -> Result<Self> {
+        let published = KBox::new(AtomicBool::new(false), GFP_KERNEL)?;
         // SAFETY: `name` is a NUL-terminated string; a null parent means the
         // debugfs root.
         let dentry = unsafe { ffi::debugfs_create_dir(name.as_char_ptr(), ptr::null_mut()) };
@@ -247,23 +297,46 @@ impl Dir {
         Ok(Dir {
             dentry,
             entries: KVec::new(),
+            published,
             module,
         })
     }
 
+    /// Lets the files be opened: call it once every file exists and the
+    /// caller can no longer fail (so that the directory is never dropped
+    /// while a file is open, see the module documentation).
+    pub(crate) fn publish(&self) {
+        self.published.store(true, Ordering::Release);
+    }
+
     /// Adds a root-only file backed by `knob`.
-    pub(crate) fn file<K: Knob>(&mut self, name: &'static CStr, access: Access, knob: K) -> Result {
+    pub(crate) fn file<K: OpenKnob>(
+        &mut self,
+        name: &'static CStr,
+        access: Access,
+        knob: K,
+    ) -> Result {
         self.entries.reserve(1, GFP_KERNEL)?;
         // `owner` pins the module while one of its files is open.
         let fops = bindings::file_operations {
             owner: self.module.as_ptr(),
-            open: Some(bindings::simple_open),
+            open: Some(open::<K>),
+            release: Some(release::<K>),
             llseek: Some(bindings::default_llseek),
             read: (access != Access::Write).then_some(read::<K> as _),
             write: (access != Access::Read).then_some(write::<K> as _),
             ..Default::default()
         };
-        let entry = KBox::new(Entry { fops, name, knob }, GFP_KERNEL)?;
+        let published: *const AtomicBool = &*self.published;
+        let entry = KBox::new(
+            Entry {
+                fops,
+                name,
+                published,
+                knob,
+            },
+            GFP_KERNEL,
+        )?;
         let raw = KBox::into_raw(entry);
         let mode: bindings::umode_t = match access {
             Access::Read => 0o400,
@@ -301,15 +374,18 @@ impl Dir {
 
 impl Drop for Dir {
     fn drop(&mut self) {
+        // No new open from here (the module is going, or never finished
+        // loading, and refuses them anyway).
+        self.published.store(false, Ordering::Release);
         // `self.dentry` is live by the type invariant. Removal is
-        // recursive and waits for read/write/llseek/open in flight, and
-        // none can start afterwards, so the knobs may be freed. A file
-        // still open keeps the module (its fops `owner`), so `release`,
-        // which the proxy calls from our fops, never outlives them: the
-        // directory goes at unload, after every file was closed.
+        // recursive and waits for open/read/write/llseek in flight, and
+        // none can start afterwards. No file is open: an open file holds
+        // the module (its fops `owner`), and before `publish` every open
+        // was refused. So the entries (fops and knobs), which `release`
+        // would still reach, may be freed.
         // SAFETY: a live debugfs directory of ours, removed once.
         unsafe { ffi::debugfs_remove(self.dentry) };
-        // `self.entries` is dropped next, freeing the knobs.
+        // `self.entries` is dropped next, freeing the knobs, then the flag.
     }
 }
 
@@ -321,53 +397,128 @@ fn check_dentry(dentry: *mut c_void, name: &CStr) -> Result {
     Ok(())
 }
 
-/// Recovers the entry of `file`.
+/// `open` of a knob's file: refused until the directory is published, then
+/// makes the open's state.
 ///
 /// # Safety
 ///
-/// `file` must be a file of an entry created by [`Dir::file`] with `K`,
-/// inside one of its callbacks.
-unsafe fn entry<'a, K: Knob>(file: *mut bindings::file) -> &'a Entry<K> {
-    // SAFETY: `simple_open` set `private_data` to the inode's data, which is
-    // `&entry.knob` (type invariant of `Entry`); debugfs keeps the entry
-    // alive while a callback runs (the directory's removal waits for it).
-    unsafe {
-        let knob = (*file).private_data.cast::<K>();
+/// Called by the VFS (through the debugfs proxy, which holds the file
+/// against removal) with an inode and a file of an entry created by
+/// [`Dir::file`] with `K`.
+unsafe extern "C" fn open<K: OpenKnob>(
+    inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
+    // SAFETY: the inode's data is `&entry.knob` (type invariant of
+    // `Entry`), alive while the proxy runs this callback.
+    let entry = unsafe {
+        let knob = (*inode).i_private.cast::<K>();
         &*kernel::container_of!(knob, Entry<K>, knob)
+    };
+    // SAFETY: `published` outlives the entry (type invariant).
+    if !unsafe { &*entry.published }.load(Ordering::Acquire) {
+        pr_err_rl!("{}: not ready: the module is loading\n", entry.name);
+        return ENODEV.to_errno();
+    }
+    let state = match entry.knob.open() {
+        Ok(s) => s,
+        Err(e) => return e.to_errno(),
+    };
+    let open = KBox::pin_init(
+        pin_init!(OpenFile {
+            entry: ptr::from_ref(entry),
+            state,
+            snapshot <- new_mutex!(None, "pte_attrs::debugfs::snapshot"),
+        }),
+        GFP_KERNEL,
+    );
+    match open {
+        Ok(open) => {
+            // SAFETY: the box is only turned back into a `Pin<KBox>` in
+            // `release`, and never moved in between.
+            let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(open) });
+            // SAFETY: `file` is the file being opened; its private data is
+            // ours.
+            unsafe { (*file).private_data = raw.cast() };
+            0
+        }
+        Err(e) => e.to_errno(),
     }
 }
 
-/// `read` of a knob's file: renders it and copies the part at `*ppos`.
+/// `release` of a knob's file: drops the open's state. Touches neither the
+/// inode's data nor the entry (`full_proxy_release()` may call it after
+/// the file was removed).
 ///
 /// # Safety
 ///
-/// Called by the VFS with a file created by [`Dir::file`] with `K`.
-unsafe extern "C" fn read<K: Knob>(
+/// Called by the VFS once per file that [`open`] opened with `K`.
+unsafe extern "C" fn release<K: OpenKnob>(
+    _inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
+    // SAFETY: `open` stored a `Pin<KBox<OpenFile<K>>>` there; this is the
+    // last use of the file.
+    drop(unsafe { Pin::new_unchecked(KBox::from_raw((*file).private_data.cast::<OpenFile<K>>())) });
+    0
+}
+
+/// Recovers the open state of `file`.
+///
+/// # Safety
+///
+/// `file` must be a file opened by [`open`] with `K`, inside one of its
+/// read or write callbacks.
+unsafe fn open_file<'a, K: OpenKnob>(file: *mut bindings::file) -> (&'a OpenFile<K>, &'a Entry<K>) {
+    // SAFETY: `open` set the private data to a pinned `OpenFile<K>`, freed
+    // only at release; its entry is alive while the file is open (type
+    // invariant of `OpenFile`).
+    unsafe {
+        let open = &*(*file).private_data.cast::<OpenFile<K>>();
+        (open, &*open.entry)
+    }
+}
+
+/// `read` of a knob's file: at offset 0 (or at the first read of the open
+/// file) renders the knob into the open's snapshot; copies the part of the
+/// snapshot at `*ppos`.
+///
+/// # Safety
+///
+/// Called by the VFS with a file opened by [`open`] with `K`.
+unsafe extern "C" fn read<K: OpenKnob>(
     file: *mut bindings::file,
     buf: *mut c_char,
     count: usize,
     ppos: *mut bindings::loff_t,
 ) -> isize {
     // SAFETY: by the function's safety contract.
-    let entry = unsafe { entry::<K>(file) };
-    let mut out = Output::new();
-    if let Err(e) = entry.knob.show(&mut out) {
-        return e.to_errno() as isize;
-    }
-    if out.oom {
-        return ENOMEM.to_errno() as isize;
-    }
+    let (open, entry) = unsafe { open_file::<K>(file) };
     // SAFETY: the VFS passes a valid position pointer.
     let pos = unsafe { *ppos };
     let Ok(pos) = usize::try_from(pos) else {
         return EINVAL.to_errno() as isize;
     };
-    if pos >= out.buf.len() {
+    let mut guard = open.snapshot.lock();
+    if pos == 0 || guard.is_none() {
+        let mut out = Output::new();
+        if let Err(e) = entry.knob.show(&open.state, &mut out) {
+            return e.to_errno() as isize;
+        }
+        match out.into_bytes() {
+            Ok(text) => *guard = Some(text),
+            Err(e) => return e.to_errno() as isize,
+        }
+    }
+    let Some(snapshot) = guard.as_ref() else {
+        return 0;
+    };
+    if pos >= snapshot.len() {
         return 0;
     }
-    let n = count.min(out.buf.len() - pos);
+    let n = count.min(snapshot.len() - pos);
     let mut writer = UserSlice::new(buf as usize, n).writer();
-    if let Err(e) = writer.write_slice(&out.buf[pos..pos + n]) {
+    if let Err(e) = writer.write_slice(&snapshot[pos..pos + n]) {
         return e.to_errno() as isize;
     }
     // SAFETY: as above; `n` is at most the rendered length, so this fits.
@@ -376,28 +527,27 @@ unsafe extern "C" fn read<K: Knob>(
 }
 
 /// `write` of a knob's file: copies at most [`MAX_WRITE`] bytes in and
-/// hands them to the knob; every refusal is logged with its reason.
+/// hands them to the knob; every refusal is logged with its reason
+/// (rate-limited).
 ///
 /// # Safety
 ///
-/// Called by the VFS with a file created by [`Dir::file`] with `K`.
-unsafe extern "C" fn write<K: Knob>(
+/// Called by the VFS with a file opened by [`open`] with `K`.
+unsafe extern "C" fn write<K: OpenKnob>(
     file: *mut bindings::file,
     buf: *const c_char,
     count: usize,
     _ppos: *mut bindings::loff_t,
 ) -> isize {
     // SAFETY: by the function's safety contract.
-    let entry = unsafe { entry::<K>(file) };
+    let (open, entry) = unsafe { open_file::<K>(file) };
     if count > MAX_WRITE {
-        if log_allowed() {
-            pr_err!(
-                "{}: write of {} bytes refused: at most {} are accepted\n",
-                entry.name,
-                count,
-                MAX_WRITE
-            );
-        }
+        pr_err_rl!(
+            "{}: write of {} bytes refused: at most {} are accepted\n",
+            entry.name,
+            count,
+            MAX_WRITE
+        );
         return EINVAL.to_errno() as isize;
     }
     let mut data = [0u8; MAX_WRITE];
@@ -405,12 +555,10 @@ unsafe extern "C" fn write<K: Knob>(
     if let Err(e) = reader.read_slice(&mut data[..count]) {
         return e.to_errno() as isize;
     }
-    match entry.knob.store(&data[..count]) {
+    match entry.knob.store(&open.state, &data[..count]) {
         Ok(()) => count as isize,
         Err(r) => {
-            if log_allowed() {
-                pr_err!("{}: {}\n", entry.name, r.why);
-            }
+            pr_err_rl!("{}: {}\n", entry.name, r.why);
             r.err.to_errno() as isize
         }
     }

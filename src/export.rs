@@ -12,7 +12,7 @@ use kernel::error::code::*;
 use kernel::ffi::{c_char, c_int, c_uint, c_ulong};
 
 use crate::accessor;
-use crate::attrs::{CacheMode, Level, PteAttrs, PTE_FLAGS_MASK};
+use crate::attrs::{self, CacheMode, Level};
 
 /// `struct pte_attrs_info` of `include/pte_attrs.h`.
 #[repr(C)]
@@ -28,11 +28,16 @@ pub(crate) struct PteAttrsInfo {
 }
 
 /// `pte_attrs()`: the flags of `pte` read through the paravirt `pte_val`
-/// hook, `pte_val(pte) & PTE_FLAGS_MASK` as the 2012 patch defined it.
+/// hook, `pte_val(pte) & PTE_FLAGS_MASK` as the 2012 patch defined it,
+/// with the running kernel's `PTE_FLAGS_MASK` (which holds the encryption
+/// bit under SME/SEV).
 #[no_mangle]
 pub(crate) extern "C" fn pte_attrs_rs(pte: bindings::pte_t) -> bindings::pgprot_t {
     // `pteval_t` and `pgprotval_t` are `unsigned long`: 64 bits on x86_64.
-    let flags = accessor::pv_val(pte.pte as u64, Level::K4) & PTE_FLAGS_MASK;
+    let flags = attrs::pte_attrs_flags(
+        accessor::pv_val(pte.pte as u64, Level::K4),
+        accessor::masks(),
+    );
     bindings::pgprot_t {
         pgprot: flags as c_ulong,
     }
@@ -40,8 +45,10 @@ pub(crate) extern "C" fn pte_attrs_rs(pte: bindings::pte_t) -> bindings::pgprot_
 
 /// `pte_attrs_lookup()`: fills `*info` for the entry mapping `addr`.
 ///
-/// Returns 0, `-ENOENT` when nothing present maps `addr`, or `-EINVAL`
-/// when `info` is null.
+/// Returns 0, `-ENOENT` when nothing present maps `addr`, `-EINVAL` when
+/// `info` is null or `addr` is not a kernel address to walk
+/// (non-canonical, user half, hypervisor guard hole), `-EFAULT` when a
+/// page-table page on the way cannot be read.
 ///
 /// # Safety
 ///
@@ -55,12 +62,13 @@ pub(crate) unsafe extern "C" fn pte_attrs_rs_lookup(
     if info.is_null() {
         return EINVAL.to_errno();
     }
-    let Some(found) = accessor::lookup(addr as u64) else {
-        return ENOENT.to_errno();
+    let found = match accessor::walk(addr as u64) {
+        Ok(Some(found)) => found,
+        Ok(None) => return ENOENT.to_errno(),
+        Err(e) => return e.errno().to_errno(),
     };
-    let pat = accessor::pat();
     let pv_val = accessor::pv_val(found.raw, found.level);
-    let pv = PteAttrs::decode(pv_val, found.level, &pat);
+    let pv = accessor::decode(pv_val, found.level);
     let level = match found.level {
         Level::K4 => bindings::pg_level_PG_LEVEL_4K,
         Level::M2 => bindings::pg_level_PG_LEVEL_2M,
@@ -74,7 +82,7 @@ pub(crate) unsafe extern "C" fn pte_attrs_rs_lookup(
         raw_val: found.raw,
         flags: pv.flags(),
         pfn: pv.pfn(),
-        raw_pfn: PteAttrs::decode(found.raw, found.level, &pat).pfn(),
+        raw_pfn: accessor::decode(found.raw, found.level).pfn(),
     };
     // SAFETY: `info` is non-null and writable by the function's contract.
     unsafe { info.write(filled) };

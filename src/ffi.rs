@@ -39,6 +39,23 @@ extern "C" {
     /// `pat_enabled()`.
     pub(crate) fn pte_attrs_glue_pat_enabled() -> bool;
 
+    /// `pgtable_l5_enabled()`.
+    pub(crate) fn pte_attrs_glue_l5() -> bool;
+    /// `PGDIR_SHIFT`.
+    pub(crate) fn pte_attrs_glue_pgdir_shift() -> c_uint;
+    /// `PAGE_OFFSET`: `__va(0)`.
+    pub(crate) fn pte_attrs_glue_page_offset() -> c_ulong;
+    /// `PTE_PFN_MASK`.
+    pub(crate) fn pte_attrs_glue_pte_pfn_mask() -> u64;
+    /// Disables preemption and returns `__va(read_cr3_pa())`, the top-level
+    /// table this CPU runs on; [`pte_attrs_glue_kernel_pgd_end`] must follow.
+    pub(crate) fn pte_attrs_glue_kernel_pgd_begin() -> c_ulong;
+    /// Enables preemption again.
+    pub(crate) fn pte_attrs_glue_kernel_pgd_end();
+    /// `copy_from_kernel_nofault()` of the 8-byte entry at `slot`: 0, or
+    /// `-EFAULT` if it cannot be read.
+    pub(crate) fn pte_attrs_glue_read_entry(slot: c_ulong, val: *mut u64) -> c_int;
+
     /// `alloc_pages(GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY, order)`.
     pub(crate) fn pte_attrs_glue_alloc_pages(order: c_uint) -> *mut c_void;
     /// `page_address()`.
@@ -67,8 +84,16 @@ extern "C" {
     pub(crate) fn pte_attrs_bench_pte_flags(v: *const u64, n: usize) -> u64;
     /// Benchmark loop: `pte_val() & PTE_FLAGS_MASK` (a patched call site).
     pub(crate) fn pte_attrs_bench_pte_val(v: *const u64, n: usize) -> u64;
-    /// Benchmark loop: an indirect call through `pv_ops.mmu.pte_val`.
+    /// Benchmark loop: an indirect call through `pv_ops.mmu.pte_val` (an
+    /// asm call, kCFI-safe); only where the hook exists.
+    #[cfg(CONFIG_PARAVIRT_XXL)]
     pub(crate) fn pte_attrs_bench_indirect(v: *const u64, n: usize) -> u64;
+    /// `BUG_func()` (arch/x86/kernel/alternative.c): the placeholder target
+    /// of an `ALT_CALL_ALWAYS` replacement, which the loader rewrites into a
+    /// direct call to the hook. Never called.
+    #[cfg(CONFIG_PARAVIRT_XXL)]
+    #[allow(non_snake_case)]
+    pub(crate) fn BUG_func();
 
     /// `set_pages_uc()` (arch/x86/mm/pat/set_memory.c).
     pub(crate) fn set_pages_uc(page: *mut c_void, numpages: c_int) -> c_int;

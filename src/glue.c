@@ -9,11 +9,16 @@
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/pci.h>
+#include <linux/preempt.h>
 #include <linux/sched/task.h>
+#include <linux/uaccess.h>
 #include <asm/cpufeature.h>
 #include <asm/memtype.h>
 #include <asm/msr.h>
+#include <asm/nospec-branch.h>
 #include <asm/paravirt.h>
+#include <asm/pgtable.h>
+#include <asm/processor.h>
 #include <pte_attrs.h>
 
 #include "glue.h"
@@ -31,6 +36,57 @@ int pte_attrs_glue_pat_msr(u64 *val)
 bool pte_attrs_glue_pat_enabled(void)
 {
 	return pat_enabled();
+}
+
+/* The page-table layout of the running kernel, read once at load. */
+bool pte_attrs_glue_l5(void)
+{
+	return pgtable_l5_enabled();
+}
+
+unsigned int pte_attrs_glue_pgdir_shift(void)
+{
+	return PGDIR_SHIFT;
+}
+
+unsigned long pte_attrs_glue_page_offset(void)
+{
+	return PAGE_OFFSET;
+}
+
+u64 pte_attrs_glue_pte_pfn_mask(void)
+{
+	return PTE_PFN_MASK;
+}
+
+/*
+ * The top-level table this CPU runs on, as __va(): the kernel half of every
+ * PGD is a copy of init_mm's (which is not exported), and the kernel's own
+ * fault-time dump walks the same one. Preemption stays disabled until
+ * pte_attrs_glue_kernel_pgd_end(), so the table cannot be the lazily
+ * borrowed PGD of an mm that is dropped after a migration.
+ */
+unsigned long pte_attrs_glue_kernel_pgd_begin(void)
+{
+	preempt_disable();
+	return (unsigned long)__va(read_cr3_pa());
+}
+
+void pte_attrs_glue_kernel_pgd_end(void)
+{
+	preempt_enable();
+}
+
+/*
+ * One page-table entry read without faulting: 0, or -EFAULT if the page
+ * holding it is not mapped (freed under DEBUG_PAGEALLOC, say) or @slot is
+ * not a kernel address.
+ */
+int pte_attrs_glue_read_entry(unsigned long slot, u64 *val)
+{
+	if (copy_from_kernel_nofault(val, (const void *)slot, sizeof(*val)))
+		return -EFAULT;
+	return 0;
 }
 
 /* Pages for the exerciser; never __GFP_COMP: CPA works on plain pages. */
@@ -130,23 +186,39 @@ u64 pte_attrs_bench_pte_val(const u64 *v, size_t n)
 	return acc;
 }
 
+#ifdef CONFIG_PARAVIRT_XXL
+/*
+ * One call of the callee-save thunk @hook (argument in %rdi, result in
+ * %rax, every other register preserved) as an asm indirect call: a C
+ * function-pointer call would carry a kCFI check, which traps on the asm
+ * thunks (they have no CFI type hash). CALL_NOSPEC is a retpoline (a call
+ * to __x86_indirect_thunk_<reg>) where the kernel has them, else
+ * "call *%reg"; the target in a register either way (THUNK_TARGET would
+ * allow a memory operand without retpolines).
+ */
+static __always_inline u64 pte_attrs_call_hook(const void *hook, u64 v)
+{
+	u64 ret;
+
+	asm volatile(CALL_NOSPEC
+		     : "=a" (ret), ASM_CALL_CONSTRAINT
+		     : [thunk_target] "r" (hook), "D" (v)
+		     : "memory", "cc");
+	return ret;
+}
+
 /* What an unpatched paravirt read costs: an indirect call per entry. */
 u64 pte_attrs_bench_indirect(const u64 *v, size_t n)
 {
-#ifdef CONFIG_PARAVIRT_XXL
-	u64 (*hook)(u64) = pv_ops.mmu.pte_val.func;
-#endif
+	const void *hook = pv_ops.mmu.pte_val.func;
 	u64 acc = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++)
-#ifdef CONFIG_PARAVIRT_XXL
-		acc ^= hook(v[i]) & PTE_FLAGS_MASK;
-#else
-		acc ^= v[i] & PTE_FLAGS_MASK;
-#endif
+		acc ^= pte_attrs_call_hook(hook, v[i]) & PTE_FLAGS_MASK;
 	return acc;
 }
+#endif /* CONFIG_PARAVIRT_XXL */
 
 /*
  * The API of include/pte_attrs.h: implemented in Rust (src/export.rs),

@@ -19,6 +19,13 @@ const char *pte_attrs_rs_cache_mode_name(int mode);
 bool pte_attrs_glue_xenpv(void);
 int pte_attrs_glue_pat_msr(u64 *val);
 bool pte_attrs_glue_pat_enabled(void);
+bool pte_attrs_glue_l5(void);
+unsigned int pte_attrs_glue_pgdir_shift(void);
+unsigned long pte_attrs_glue_page_offset(void);
+u64 pte_attrs_glue_pte_pfn_mask(void);
+unsigned long pte_attrs_glue_kernel_pgd_begin(void);
+void pte_attrs_glue_kernel_pgd_end(void);
+int pte_attrs_glue_read_entry(unsigned long slot, u64 *val);
 
 struct page;
 struct task_struct;
@@ -32,6 +39,8 @@ int pte_attrs_glue_find_bar(const char *want, int bar, char *name, size_t len,
 
 u64 pte_attrs_bench_pte_flags(const u64 *v, size_t n);
 u64 pte_attrs_bench_pte_val(const u64 *v, size_t n);
+#ifdef CONFIG_PARAVIRT_XXL
 u64 pte_attrs_bench_indirect(const u64 *v, size_t n);
+#endif
 
 #endif /* _PTE_ATTRS_GLUE_H */

@@ -5,47 +5,90 @@
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use kernel::error::Result;
+use kernel::error::{code::*, Result};
 
 use crate::accessor;
-use crate::attrs;
-use crate::debugfs::{Knob, Output, Rejected};
+use crate::attrs::{self, WalkError};
+use crate::debugfs::{Knob, OpenKnob, Output, Rejected};
 use crate::parse;
 
 /// `lookup`: write a kernel virtual address (hex), read its entry decoded
 /// with both views. No address is ever modified through this file.
+///
+/// Each open file has its own address, starting from the one last
+/// written through any open file (so `echo ADDR > lookup; cat lookup`
+/// works), and its own snapshot of the report (see [`crate::debugfs`]).
 pub(crate) struct Lookup {
-    /// The address last written; `u64::MAX` is never a mapped address, so
-    /// it doubles as "nothing written yet" for the reader's hint.
-    addr: AtomicU64,
+    /// The address last written, or [`NOTHING`].
+    last: AtomicU64,
 }
 
 impl Lookup {
     /// A `lookup` file with no address written yet.
     pub(crate) fn new() -> Self {
         Lookup {
-            addr: AtomicU64::new(u64::MAX),
+            last: AtomicU64::new(NOTHING),
         }
     }
 }
 
-impl Knob for Lookup {
-    fn show(&self, out: &mut Output) -> Result {
-        let addr = self.addr.load(Ordering::Relaxed);
-        let r = if addr == u64::MAX {
-            out.write_str("write a kernel virtual address in hex to look it up\n")
-        } else if let Some(found) = accessor::lookup(addr) {
-            let pv = accessor::pv_val(found.raw, found.level);
-            attrs::write_report(out, addr, found.level, pv, found.raw, &accessor::pat())
-        } else {
-            attrs::write_unmapped(out, addr)
-        };
-        r.map_err(|_| kernel::error::code::ENOMEM)
+/// No address written yet: a non-canonical address under 4- and 5-level
+/// paging, which a write never stores.
+const NOTHING: u64 = 1 << 62;
+
+impl OpenKnob for Lookup {
+    /// The address of this open file.
+    type State = AtomicU64;
+
+    fn open(&self) -> Result<AtomicU64> {
+        Ok(AtomicU64::new(self.last.load(Ordering::Relaxed)))
     }
 
-    fn store(&self, input: &[u8]) -> Result<(), Rejected> {
+    fn show(&self, state: &AtomicU64, out: &mut Output) -> Result {
+        let addr = state.load(Ordering::Relaxed);
+        if addr == NOTHING {
+            return out
+                .write_str("write a kernel virtual address in hex to look it up\n")
+                .map_err(|_| ENOMEM);
+        }
+        // The address was accepted when written, so the walk can only
+        // fail on a table it cannot read (now -EFAULT).
+        let r = match accessor::walk(addr) {
+            Ok(Some(found)) => {
+                let pv = accessor::pv_val(found.raw, found.level);
+                attrs::write_report(
+                    out,
+                    addr,
+                    found.level,
+                    pv,
+                    found.raw,
+                    &accessor::pat(),
+                    accessor::masks(),
+                )
+            }
+            Ok(None) => attrs::write_unmapped(out, addr),
+            Err(e) => return Err(e.errno()),
+        };
+        r.map_err(|_| ENOMEM)
+    }
+
+    fn store(&self, state: &AtomicU64, input: &[u8]) -> Result<(), Rejected> {
         let addr = parse::parse_addr(input)?;
-        self.addr.store(addr, Ordering::Relaxed);
+        // Looked up at once, so that a refusal reaches the writer.
+        match accessor::walk(addr) {
+            Ok(_) => {}
+            Err(WalkError::Refused(class)) => {
+                return Err(Rejected::new(EINVAL, class.refusal()));
+            }
+            Err(WalkError::Unreadable(_)) => {
+                return Err(Rejected::new(
+                    EFAULT,
+                    "a page-table page on the way cannot be read",
+                ));
+            }
+        }
+        state.store(addr, Ordering::Relaxed);
+        self.last.store(addr, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -69,6 +112,26 @@ impl Knob for Accessor {
             .and_then(|()| writeln!(out, "paravirt_xxl={}", u8::from(cfg!(CONFIG_PARAVIRT_XXL))))
             .and_then(|()| writeln!(out, "pat_enabled={}", u8::from(live.pat_enabled)))
             .and_then(|()| writeln!(out, "pat_table={}", live.pat))
-            .map_err(|_| kernel::error::code::ENOMEM)
+            .and_then(|()| {
+                writeln!(
+                    out,
+                    "paging_levels={}",
+                    if live.layout.l5() { 5 } else { 4 }
+                )
+            })
+            .and_then(|()| writeln!(out, "pte_flags_mask={:#018x}", live.masks.flags_mask()))
+            .and_then(|()| match accessor::pv_site_bytes() {
+                Some(b) => {
+                    out.write_str("pv_site=")?;
+                    b.iter().try_for_each(|x| write!(out, "{x:02x}"))?;
+                    out.write_str("\n")
+                }
+                None => Ok(()),
+            })
+            .and_then(|()| match accessor::pv_site_calls_hook() {
+                Some(c) => writeln!(out, "pv_site_calls_hook={}", u8::from(c)),
+                None => Ok(()),
+            })
+            .map_err(|_| ENOMEM)
     }
 }

@@ -98,6 +98,9 @@ impl kernel::Module for PteAttrsModule {
             };
             dir.file(name, access, knob)?;
         }
+        // Every file exists and nothing below can fail: only now may they
+        // be opened (a failure above drops `dir` with no file open).
+        dir.publish();
         this.dir = Some(dir);
         Ok(this)
     }
