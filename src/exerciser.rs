@@ -105,9 +105,10 @@ extern "C" {
         start: *mut u64,
         size: *mut u64,
     ) -> c_int;
-    /// `pci_glue.c`: releases the region and drops the device reference
-    /// of a successful [`pte_attrs_pci_claim_bar`].
-    fn pte_attrs_pci_release_bar(pdev: *mut c_void, bar: c_int);
+    /// `pci_glue.c`: releases the region (`start`, `size` as the claim
+    /// said) and drops the device reference of a successful
+    /// [`pte_attrs_pci_claim_bar`].
+    fn pte_attrs_pci_release_bar(pdev: *mut c_void, start: u64, size: u64);
 }
 
 /// Why a BAR was refused (`enum pte_attrs_bar_why` of `pci_glue.h`).
@@ -170,14 +171,13 @@ impl BarRefusal {
 ///
 /// # Invariants
 ///
-/// `pdev` is a `struct pci_dev` on which this value holds a reference and
-/// whose BAR `index` region it has requested, both taken by a successful
-/// `pte_attrs_pci_claim_bar()`; `start` and `size` are that BAR's, and it
-/// passed the checks there (assigned, enabled, prefetchable, memory
+/// `pdev` is a `struct pci_dev` on which this value holds a reference, and
+/// the memory region `start`, `size` (one of its BARs) is requested by
+/// this value, both taken by a successful `pte_attrs_pci_claim_bar()`; the
+/// BAR passed the checks there (assigned, enabled, prefetchable, memory
 /// decoding on, no driver bound when claimed).
 pub(crate) struct ClaimedBar {
     pdev: NonNull<c_void>,
-    index: c_int,
     /// The device's name, NUL-padded.
     pub(crate) dev: [u8; 32],
     /// The BAR's physical start.
@@ -221,7 +221,6 @@ impl ClaimedBar {
                 // and the region.
                 return Ok(ClaimedBar {
                     pdev,
-                    index: c_int::from(bar.index),
                     dev,
                     start,
                     size,
@@ -257,7 +256,7 @@ impl Drop for ClaimedBar {
     fn drop(&mut self) {
         // SAFETY: by the type invariant this value holds the reference and
         // the region, given back here once.
-        unsafe { pte_attrs_pci_release_bar(self.pdev.as_ptr(), self.index) };
+        unsafe { pte_attrs_pci_release_bar(self.pdev.as_ptr(), self.start, self.size) };
     }
 }
 

@@ -38,7 +38,9 @@ static int bar_check(struct pci_dev *pdev, int bar)
 /*
  * No driver bound, then the region requested, under the device lock: a
  * driver cannot bind in between (probe runs under it), and one that binds
- * later finds the region taken.
+ * later finds the region taken (pci_request_region() requests the same
+ * range of iomem_resource; called directly, it would also log each
+ * refusal, which the caller says once, rate-limited).
  */
 static int bar_claim(struct pci_dev *pdev, int bar)
 {
@@ -47,7 +49,8 @@ static int bar_claim(struct pci_dev *pdev, int bar)
 	device_lock(&pdev->dev);
 	if (pdev->dev.driver)
 		why = PTE_ATTRS_BAR_BOUND;
-	else if (pci_request_region(pdev, bar, "pte_attrs"))
+	else if (!request_mem_region(pci_resource_start(pdev, bar),
+				     pci_resource_len(pdev, bar), "pte_attrs"))
 		why = PTE_ATTRS_BAR_CLAIMED;
 	device_unlock(&pdev->dev);
 	return why;
@@ -95,8 +98,9 @@ int pte_attrs_pci_claim_bar(const char *want, int bar, struct pci_dev **out,
 	return *want ? PTE_ATTRS_BAR_NO_DEVICE : PTE_ATTRS_BAR_NONE_AUTO;
 }
 
-void pte_attrs_pci_release_bar(struct pci_dev *pdev, int bar)
+/* Gives back what pte_attrs_pci_claim_bar() took: @start, @size as it said. */
+void pte_attrs_pci_release_bar(struct pci_dev *pdev, u64 start, u64 size)
 {
-	pci_release_region(pdev, bar);
+	release_mem_region(start, size);
 	pci_dev_put(pdev);
 }

@@ -27,6 +27,6 @@ enum pte_attrs_bar_why {
 
 int pte_attrs_pci_claim_bar(const char *want, int bar, struct pci_dev **out,
 			    char *name, size_t len, u64 *start, u64 *size);
-void pte_attrs_pci_release_bar(struct pci_dev *pdev, int bar);
+void pte_attrs_pci_release_bar(struct pci_dev *pdev, u64 start, u64 size);
 
 #endif

@@ -27,7 +27,10 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use kernel::alloc::{flags::GFP_KERNEL, KVVec, VBox};
+use kernel::alloc::{
+    flags::{__GFP_NOWARN, GFP_KERNEL},
+    KVVec, VBox,
+};
 use kernel::bindings;
 use kernel::error::{code::*, Result};
 use kernel::ffi::{c_int, c_ulong};
@@ -332,8 +335,10 @@ pub(crate) enum Why {
 }
 
 /// An empty buffer of `n` slots, allocated with no lock held.
+/// No warning on failure: the entry is then evicted at once (and a huge
+/// request must not WARN in `kvmalloc()`).
 fn empty_buf(n: usize) -> Result<Buf> {
-    let mut b = KVVec::with_capacity(n, GFP_KERNEL)?;
+    let mut b = KVVec::with_capacity(n, GFP_KERNEL | __GFP_NOWARN)?;
     for _ in 0..n {
         // Within the capacity: no allocation.
         b.push(None, GFP_KERNEL)?;

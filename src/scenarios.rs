@@ -297,9 +297,11 @@ impl Worker<'_> {
             }
             for b in fresh.release_bound() {
                 pool.put(Entry::new(b, mode));
+                cpa::resched();
             }
             for e in reused {
                 pool.put(e);
+                cpa::resched();
             }
             let held = pool.pages();
             if held > limit {
