@@ -508,11 +508,32 @@ impl Drop for PageSet {
     /// A set dropped while it may not be WB (a run stopped or failed
     /// halfway) is made WB, and every page checked through the accessor
     /// before its block is freed: a block the call or the check finds not
-    /// WB is leaked, never freed.
+    /// WB is leaked, never freed. Then the blocks are freed, with a chance
+    /// to reschedule every [`FREE_BATCH`] of them.
     fn drop(&mut self) {
-        let Some(api) = self.changed else {
-            return;
-        };
+        if let Some(api) = self.changed {
+            self.restore(api);
+        }
+        let mut n = 0usize;
+        while let Some(b) = pop(&mut self.blocks) {
+            drop(b);
+            n += 1;
+            if n % FREE_BATCH == 0 {
+                resched();
+            }
+        }
+    }
+}
+
+/// Blocks freed between two chances to reschedule.
+const FREE_BATCH: usize = 512;
+
+impl PageSet {
+    /// Makes the set WB again through `api`, checks every page, and leaks
+    /// (takes out of the set) every block that is not WB; what stays is
+    /// WB and may be freed.
+    fn restore(&mut self, api: Api) {
+        self.changed = None;
         let r = call(api, CacheMode::Wb, &self.blocks, &mut self.array, false);
         if let Err(e) = r {
             pr_err_rl!("cannot restore {} page(s) to WB: {:?}\n", self.pages(), e);
@@ -522,17 +543,15 @@ impl Drop for PageSet {
             return;
         }
         let expect = Expect::new(CacheMode::Wb);
+        // The blocks found WB are swapped into a prefix of `kept`; the
+        // rest are leaked.
         let mut kept = 0;
-        // Leaked blocks are taken out; the rest stay and are freed below.
-        let mut i = 0;
-        while i < self.blocks.len() {
+        for i in 0..self.blocks.len() {
             let b = &self.blocks[i];
             if expect.check_range(b.addr(), b.len()).0 == 0 {
-                // Swap the block WB into the kept prefix.
                 self.blocks.swap(kept, i);
                 kept += 1;
             }
-            i += 1;
         }
         while self.blocks.len() > kept {
             if let Some(b) = pop(&mut self.blocks) {
