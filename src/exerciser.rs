@@ -502,8 +502,11 @@ impl Exerciser {
             // SAFETY: ktime_get() has no preconditions.
             runs.started_ns = unsafe { bindings::ktime_get() };
             core::mem::swap(&mut runs.tasks, &mut tasks);
-            // Used by this run, whatever its scenario.
-            (tasks, self.inject.swap(false, Ordering::Relaxed))
+            // Taken by this run if it changes RAM (`ioremap` has no
+            // transition to make wrong: the knob stays armed).
+            let inject =
+                cfg.scenario != Scenario::Ioremap && self.inject.swap(false, Ordering::Relaxed);
+            (tasks, inject)
         };
         reap(old);
         pr_info!(
