@@ -10,15 +10,29 @@
 
 use core::ptr::NonNull;
 
-use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::alloc::{flags::GFP_KERNEL, Allocator, KVVec, Vec};
 use kernel::bindings;
 use kernel::error::{code::*, to_result, Result};
 use kernel::ffi::{c_int, c_ulong, c_void};
-use kernel::prelude::*;
 
 use crate::accessor::{self, Found};
 use crate::attrs::{pat_index, CacheMode, Level};
 use crate::ffi;
+use crate::log::pr_err_rl;
+use crate::scenario::{ARRAY_CHUNK, BLOCK_BYTES, FILL_CHUNK, PTR_BYTES};
+
+/// Lets other tasks run if one should: every long loop of the exerciser
+/// calls this once per block, per page-table page or per chunk, so that a
+/// kernel without preemption sees no soft lockup or RCU stall.
+///
+/// Only for process context with no spinlock held: the exerciser's workers,
+/// a `sync` run's writer, the `evict` knob, the shrinker and unload (all
+/// may sleep). A sleeping mutex may be held.
+pub(crate) fn resched() {
+    // SAFETY: every caller is in process context and holds no spinlock
+    // (see above); `__cond_resched()` then only schedules if it should.
+    unsafe { bindings::__cond_resched() };
+}
 
 /// A `struct page *`, opaque here: only C functions look inside.
 pub(crate) type PagePtr = *mut c_void;
@@ -40,6 +54,10 @@ pub(crate) struct Block {
 
 // SAFETY: a `Block` owns its pages; nothing ties them to a thread.
 unsafe impl Send for Block {}
+
+// The run's memory pre-check counts this much per block and page pointer.
+const _: () = assert!(core::mem::size_of::<Block>() as u64 <= BLOCK_BYTES);
+const _: () = assert!(core::mem::size_of::<PagePtr>() as u64 <= PTR_BYTES);
 
 impl Block {
     /// Allocates `1 << order` pages; `-ENOMEM` (quietly) if there are none.
@@ -78,19 +96,27 @@ impl Block {
 
     /// Writes `byte` to every byte of the block, as a GPU driver fills a
     /// buffer object (through the direct map, whatever its cache mode).
+    /// Through UC- a 4 MiB block takes long: it yields every 2 MiB.
     pub(crate) fn fill(&self, byte: u8) {
-        // SAFETY: the block's `len()` pages are ours and contiguous in the
-        // direct map.
-        unsafe { core::ptr::write_bytes(self.addr() as *mut u8, byte, self.len() << 12) };
+        let len = self.len() << 12;
+        let base = self.addr();
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(FILL_CHUNK);
+            // SAFETY: the block's `len()` pages are ours and contiguous in
+            // the direct map; `done + n <= len`.
+            unsafe { core::ptr::write_bytes((base + done) as *mut u8, byte, n) };
+            done += n;
+            resched();
+        }
     }
 
     /// Gives the pages up without freeing them: for pages that could not
     /// be made WB again, which must never go back to the allocator.
     pub(crate) fn leak(self) {
-        pr_err!(
-            "leaking {} page(s) at {:#x}: not write-back\n",
-            self.len(),
-            self.addr()
+        pr_err_rl!(
+            "leaking {} page(s) that are not write-back (never freed)\n",
+            self.len()
         );
         core::mem::forget(self);
     }
@@ -116,44 +142,73 @@ pub(crate) enum Api {
 }
 
 /// Calls `api` for `mode` on `blocks`, or on `array` (the same pages as
-/// page pointers) for [`Api::Array`].
-fn call(api: Api, mode: CacheMode, blocks: &[Block], array: &mut [PagePtr]) -> Result {
+/// page pointers) for [`Api::Array`]. With `skip_first`, the first page is
+/// left out of the call (the `inject_miss` negative control).
+///
+/// Arrays go in chunks of [`ARRAY_CHUNK`] pages with a chance to
+/// reschedule between them: the kernel's own loop over a 2^20-page array
+/// never yields.
+fn call(
+    api: Api,
+    mode: CacheMode,
+    blocks: &[Block],
+    array: &mut [PagePtr],
+    skip_first: bool,
+) -> Result {
     match api {
         Api::Array => {
-            let n = c_int::try_from(array.len()).map_err(|_| EINVAL)?;
-            let p = array.as_mut_ptr();
-            // SAFETY: `array` holds `n` pages this module owns.
-            to_result(unsafe {
-                match mode {
-                    CacheMode::Wc => ffi::set_pages_array_wc(p, n),
-                    CacheMode::UcMinus => ffi::set_pages_array_uc(p, n),
-                    CacheMode::Wb => ffi::set_pages_array_wb(p, n),
-                    _ => return Err(EINVAL),
-                }
-            })
-        }
-        Api::Pages | Api::Memory => {
-            for b in blocks {
-                let n = b.len() as c_int;
-                // SAFETY: the block's pages are ours; `set_pages_*` and
-                // `set_memory_*` change only these pages' direct map (and
-                // its aliases, which CPA keeps in sync).
+            let from = usize::from(skip_first).min(array.len());
+            for chunk in array[from..].chunks_mut(ARRAY_CHUNK) {
+                let n = c_int::try_from(chunk.len()).map_err(|_| EINVAL)?;
+                let p = chunk.as_mut_ptr();
+                // SAFETY: `chunk` holds `n` pages this module owns.
                 to_result(unsafe {
-                    match (api, mode) {
-                        (Api::Pages, CacheMode::UcMinus) => ffi::set_pages_uc(b.page(0), n),
-                        (Api::Pages, CacheMode::Wb) => ffi::set_pages_wb(b.page(0), n),
-                        (Api::Memory, CacheMode::Wc) => ffi::set_memory_wc(b.addr() as c_ulong, n),
-                        (Api::Memory, CacheMode::UcMinus) => {
-                            ffi::set_memory_uc(b.addr() as c_ulong, n)
-                        }
-                        (Api::Memory, CacheMode::Wb) => ffi::set_memory_wb(b.addr() as c_ulong, n),
+                    match mode {
+                        CacheMode::Wc => ffi::set_pages_array_wc(p, n),
+                        CacheMode::UcMinus => ffi::set_pages_array_uc(p, n),
+                        CacheMode::Wb => ffi::set_pages_array_wb(p, n),
                         _ => return Err(EINVAL),
                     }
                 })?;
+                resched();
+            }
+            Ok(())
+        }
+        Api::Pages | Api::Memory => {
+            for (i, b) in blocks.iter().enumerate() {
+                // The first page of the first block is left out with
+                // `skip_first`: the call starts one page later.
+                let skip = usize::from(skip_first && i == 0);
+                call_range(api, mode, b, skip, b.len() - skip)?;
+                resched();
             }
             Ok(())
         }
     }
+}
+
+/// `set_pages_*` or `set_memory_*` (`api`) for `mode` on the `n` pages of
+/// `b` from its page `from` on (nothing if `n` is 0).
+fn call_range(api: Api, mode: CacheMode, b: &Block, from: usize, n: usize) -> Result {
+    if n == 0 || from + n > b.len() {
+        return if n == 0 { Ok(()) } else { Err(EINVAL) };
+    }
+    let page = b.page(from);
+    let addr = (b.addr() + (from << 12)) as c_ulong;
+    let n = n as c_int;
+    // SAFETY: the pages are ours (`from + n` is within the block);
+    // `set_pages_*` and `set_memory_*` change only these pages' direct map
+    // (and its aliases, which CPA keeps in sync).
+    to_result(unsafe {
+        match (api, mode) {
+            (Api::Pages, CacheMode::UcMinus) => ffi::set_pages_uc(page, n),
+            (Api::Pages, CacheMode::Wb) => ffi::set_pages_wb(page, n),
+            (Api::Memory, CacheMode::Wc) => ffi::set_memory_wc(addr, n),
+            (Api::Memory, CacheMode::UcMinus) => ffi::set_memory_uc(addr, n),
+            (Api::Memory, CacheMode::Wb) => ffi::set_memory_wb(addr, n),
+            _ => return Err(EINVAL),
+        }
+    })
 }
 
 /// A page whose entry is not what a transition should have left.
@@ -269,6 +324,8 @@ impl Expect {
                 }
             }
             i += n;
+            // One page-table page (or large entry) at a time.
+            resched();
         }
         (bad, first)
     }
@@ -276,14 +333,18 @@ impl Expect {
 
 /// Pages owned as blocks, with the page-pointer array of the array API.
 ///
+/// Both vectors are kvmalloc'd and, through [`PageSet::with_capacity`],
+/// allocated once at their exact size: no doubling, so no order-11
+/// kmalloc request for a 2^20-page set.
+///
 /// # Invariants
 ///
 /// `array` lists every page of `blocks`, in order. `changed` is `Some`
 /// exactly when the pages may not be WB: between a successful non-WB call
 /// and the WB call that undoes it, which `Drop` makes if needed.
 pub(crate) struct PageSet {
-    blocks: KVec<Block>,
-    array: KVec<PagePtr>,
+    blocks: KVVec<Block>,
+    array: KVVec<PagePtr>,
     changed: Option<Api>,
 }
 
@@ -291,16 +352,16 @@ pub(crate) struct PageSet {
 unsafe impl Send for PageSet {}
 
 impl PageSet {
-    /// An empty set.
-    pub(crate) fn new() -> Self {
-        PageSet {
-            blocks: KVec::new(),
-            array: KVec::new(),
+    /// An empty set with room for `pages` pages in `blocks` blocks.
+    pub(crate) fn with_capacity(pages: usize, blocks: usize) -> Result<Self> {
+        Ok(PageSet {
+            blocks: KVVec::with_capacity(blocks, GFP_KERNEL)?,
+            array: KVVec::with_capacity(pages, GFP_KERNEL)?,
             changed: None,
-        }
+        })
     }
 
-    /// Adds `block` (WB) to the set.
+    /// Adds `block` (WB) to the set; allocates only past the capacity.
     pub(crate) fn push(&mut self, block: Block) -> Result {
         debug_assert!(self.changed.is_none());
         self.array.reserve(block.len(), GFP_KERNEL)?;
@@ -314,9 +375,23 @@ impl PageSet {
 
     /// Allocates `orders` as blocks; `-ENOMEM` if memory runs out.
     pub(crate) fn alloc(orders: impl Iterator<Item = u32>) -> Result<Self> {
-        let mut set = PageSet::new();
+        let mut set = PageSet::with_capacity(0, 0)?;
         for order in orders {
             set.push(Block::alloc(order)?)?;
+            resched();
+        }
+        Ok(set)
+    }
+
+    /// Allocates an object of `pages` pages in blocks of at most
+    /// `max_order` (as [`crate::scenario::object_orders`]), its vectors at
+    /// their exact size first; `-ENOMEM` if memory runs out.
+    pub(crate) fn alloc_object(pages: u64, max_order: u64) -> Result<Self> {
+        let blocks = crate::scenario::object_blocks(pages, max_order);
+        let mut set = PageSet::with_capacity(pages as usize, blocks as usize)?;
+        for order in crate::scenario::object_orders(pages, max_order) {
+            set.push(Block::alloc(order)?)?;
+            resched();
         }
         Ok(set)
     }
@@ -331,6 +406,11 @@ impl PageSet {
         &self.blocks
     }
 
+    /// The direct-map address of the set's first page (0 if empty).
+    pub(crate) fn first_addr(&self) -> usize {
+        self.blocks.first().map_or(0, Block::addr)
+    }
+
     /// Makes every page `mode` through `api`. A failed call may have
     /// changed some pages (an earlier block, or PTEs `_set_pages_array()`
     /// does not undo), so a non-WB request marks the set changed before
@@ -338,10 +418,42 @@ impl PageSet {
     /// pages that were not changed are harmless: RAM memtypes are page
     /// flags, and freeing a WB one is a no-op).
     pub(crate) fn set(&mut self, api: Api, mode: CacheMode) -> Result {
+        self.set_inner(api, mode, false)
+    }
+
+    /// As [`PageSet::set`] to a non-WB `mode`, but the set's first page is
+    /// left out of the call: the `inject_miss` negative control, a
+    /// transition made wrong on purpose on a page the module owns. The
+    /// page stays WB; the set is marked changed, so its next WB transition
+    /// (or `Drop`) covers it like every other page.
+    pub(crate) fn set_skipping_first(&mut self, api: Api, mode: CacheMode) -> Result {
+        if mode == CacheMode::Wb {
+            return Err(EINVAL);
+        }
+        self.set_inner(api, mode, true)
+    }
+
+    /// Makes the set's first page `mode` after
+    /// [`PageSet::set_skipping_first`]: the call that was left out.
+    pub(crate) fn repair_first(&mut self, api: Api, mode: CacheMode) -> Result {
+        if mode == CacheMode::Wb || self.array.is_empty() {
+            return Err(EINVAL);
+        }
+        self.changed = Some(api);
+        match api {
+            Api::Array => call(api, mode, &[], &mut self.array[..1], false),
+            Api::Pages | Api::Memory => match self.blocks.first() {
+                Some(b) => call_range(api, mode, b, 0, 1),
+                None => Err(EINVAL),
+            },
+        }
+    }
+
+    fn set_inner(&mut self, api: Api, mode: CacheMode, skip_first: bool) -> Result {
         if mode != CacheMode::Wb {
             self.changed = Some(api);
         }
-        call(api, mode, &self.blocks, &mut self.array)?;
+        call(api, mode, &self.blocks, &mut self.array, skip_first)?;
         if mode == CacheMode::Wb {
             self.changed = None;
         }
@@ -351,56 +463,106 @@ impl PageSet {
     /// Asks `api` for `mode` again, expecting the kernel to refuse (a
     /// second WC request on pages that are not WB); `Ok` if it accepted.
     pub(crate) fn set_again(&mut self, api: Api, mode: CacheMode) -> Result {
-        call(api, mode, &self.blocks, &mut self.array)
+        call(api, mode, &self.blocks, &mut self.array, false)
     }
 
     /// Checks every page against `want`; returns how many failed and the
     /// first failure.
     pub(crate) fn verify(&self, want: CacheMode) -> (u64, Option<Mismatch>) {
-        let expect = Expect::new(want);
-        let mut bad = 0;
-        let mut first = None;
-        for b in self.blocks.iter() {
-            let (n, f) = expect.check_range(b.addr(), b.len());
-            bad += n;
-            first = first.or(f);
-        }
-        (bad, first)
+        check_blocks(&self.blocks, want)
     }
 
     /// Takes the blocks out of a set that is not WB, handing the duty to
     /// restore them to the caller (the GEM pool wraps each in an entry
     /// that restores it when evicted or dropped).
-    pub(crate) fn release_bound(mut self) -> KVec<Block> {
+    pub(crate) fn release_bound(mut self) -> KVVec<Block> {
         self.changed = None;
-        core::mem::take(&mut self.blocks)
+        core::mem::replace(&mut self.blocks, KVVec::new())
     }
 
     /// Takes the blocks out of a set that is WB (`None` if it is not).
-    pub(crate) fn into_blocks(mut self) -> Option<KVec<Block>> {
+    pub(crate) fn into_blocks(mut self) -> Option<KVVec<Block>> {
         if self.changed.is_some() {
             return None;
         }
-        Some(core::mem::take(&mut self.blocks))
+        Some(core::mem::replace(&mut self.blocks, KVVec::new()))
     }
 }
 
+/// Checks every page of `blocks` against `want` (one walk per page-table
+/// page, a chance to reschedule after each); how many failed, and the
+/// first failure.
+pub(crate) fn check_blocks(blocks: &[Block], want: CacheMode) -> (u64, Option<Mismatch>) {
+    let expect = Expect::new(want);
+    let mut bad = 0;
+    let mut first = None;
+    for b in blocks {
+        let (n, f) = expect.check_range(b.addr(), b.len());
+        bad += n;
+        first = first.or(f);
+    }
+    (bad, first)
+}
+
 impl Drop for PageSet {
+    /// A set dropped while it may not be WB (a run stopped or failed
+    /// halfway) is made WB, and every page checked through the accessor
+    /// before its block is freed: a block the call or the check finds not
+    /// WB is leaked, never freed. Then the blocks are freed, with a chance
+    /// to reschedule every [`FREE_BATCH`] of them.
     fn drop(&mut self) {
-        let Some(api) = self.changed else {
-            return;
-        };
-        if let Err(e) = call(api, CacheMode::Wb, &self.blocks, &mut self.array) {
-            pr_err!("cannot restore {} page(s) to WB: {:?}\n", self.pages(), e);
+        if let Some(api) = self.changed {
+            self.restore(api);
+        }
+        let mut n = 0usize;
+        while let Some(b) = pop(&mut self.blocks) {
+            drop(b);
+            n += 1;
+            if n % FREE_BATCH == 0 {
+                resched();
+            }
+        }
+    }
+}
+
+/// Blocks freed between two chances to reschedule.
+const FREE_BATCH: usize = 512;
+
+impl PageSet {
+    /// Makes the set WB again through `api`, checks every page, and leaks
+    /// (takes out of the set) every block that is not WB; what stays is
+    /// WB and may be freed.
+    fn restore(&mut self, api: Api) {
+        self.changed = None;
+        let r = call(api, CacheMode::Wb, &self.blocks, &mut self.array, false);
+        if let Err(e) = r {
+            pr_err_rl!("cannot restore {} page(s) to WB: {:?}\n", self.pages(), e);
             while let Some(b) = pop(&mut self.blocks) {
+                b.leak();
+            }
+            return;
+        }
+        let expect = Expect::new(CacheMode::Wb);
+        // The blocks found WB are swapped into a prefix of `kept`; the
+        // rest are leaked.
+        let mut kept = 0;
+        for i in 0..self.blocks.len() {
+            let b = &self.blocks[i];
+            if expect.check_range(b.addr(), b.len()).0 == 0 {
+                self.blocks.swap(kept, i);
+                kept += 1;
+            }
+        }
+        while self.blocks.len() > kept {
+            if let Some(b) = pop(&mut self.blocks) {
                 b.leak();
             }
         }
     }
 }
 
-/// Removes the last element of `v` (the 6.12 `KVec` has no `pop`).
-pub(crate) fn pop<T>(v: &mut KVec<T>) -> Option<T> {
+/// Removes the last element of `v` (the 6.12 `Vec` has no `pop`).
+pub(crate) fn pop<T, A: Allocator>(v: &mut Vec<T, A>) -> Option<T> {
     let n = v.len().checked_sub(1)?;
     // SAFETY: element `n` is initialised; shrinking the length first hands
     // its ownership to the read.

@@ -10,15 +10,16 @@
 //! fails halfway; `stop` and unload wait for that.
 
 use core::fmt::Write;
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use kernel::alloc::{
-    flags::{__GFP_ZERO, GFP_KERNEL},
+    flags::{__GFP_ZERO, GFP_KERNEL, GFP_NOWAIT},
     KBox, KVec, VBox,
 };
 use kernel::bindings;
 use kernel::error::{code::*, Result};
-use kernel::ffi::{c_int, c_void};
+use kernel::ffi::{c_char, c_int, c_void};
 use kernel::prelude::*;
 use kernel::sync::{Arc, CondVar, Mutex};
 use kernel::{new_condvar, new_mutex};
@@ -27,6 +28,7 @@ use crate::attrs::CacheMode;
 use crate::bench;
 use crate::debugfs::Output;
 use crate::ffi;
+use crate::log::pr_err_rl;
 use crate::pool::{Pool, Shrinker, Why};
 use crate::report::RunStats;
 use crate::scenario::{Config, Scenario};
@@ -89,6 +91,175 @@ pub(crate) struct IoremapFacts {
     pub(crate) conflict_tried: bool,
 }
 
+extern "C" {
+    /// `pci_glue.c`: claims BAR `bar` of the PCI device `want` (empty:
+    /// the first display-class device that qualifies). 0 and a device
+    /// reference with the region requested in `*out`, or a positive
+    /// [`BarRefusal`] with nothing held.
+    fn pte_attrs_pci_claim_bar(
+        want: *const c_char,
+        bar: c_int,
+        out: *mut *mut c_void,
+        name: *mut c_char,
+        len: usize,
+        start: *mut u64,
+        size: *mut u64,
+    ) -> c_int;
+    /// `pci_glue.c`: releases the region (`start`, `size` as the claim
+    /// said) and drops the device reference of a successful
+    /// [`pte_attrs_pci_claim_bar`].
+    fn pte_attrs_pci_release_bar(pdev: *mut c_void, start: u64, size: u64);
+}
+
+/// Why a BAR was refused (`enum pte_attrs_bar_why` of `pci_glue.h`).
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum BarRefusal {
+    BadIndex = 1,
+    NoDevice,
+    NotMem,
+    Unassigned,
+    Disabled,
+    NotPrefetch,
+    DecodeOff,
+    Bound,
+    Claimed,
+    NoneAuto,
+}
+
+impl BarRefusal {
+    fn from_c(v: c_int) -> Option<Self> {
+        use BarRefusal::*;
+        [
+            BadIndex,
+            NoDevice,
+            NotMem,
+            Unassigned,
+            Disabled,
+            NotPrefetch,
+            DecodeOff,
+            Bound,
+            Claimed,
+            NoneAuto,
+        ]
+        .into_iter()
+        .find(|&r| r as c_int == v)
+    }
+
+    /// The errno of the `run` write, and its reason in words.
+    fn errno(self) -> (Error, &'static str) {
+        use BarRefusal::*;
+        match self {
+            BadIndex => (EINVAL, "no such BAR index"),
+            NoDevice => (ENODEV, "no such PCI device"),
+            NotMem => (ENODEV, "that BAR is not a memory BAR"),
+            NoneAuto => (ENODEV, "no display device has a free prefetchable BAR"),
+            Unassigned => (EINVAL, "the BAR is unassigned"),
+            Disabled => (EINVAL, "the BAR is disabled"),
+            NotPrefetch => (EINVAL, "the BAR is not prefetchable"),
+            DecodeOff => (EINVAL, "the device does not decode memory"),
+            Bound => (EBUSY, "a driver is bound to the device"),
+            Claimed => (EBUSY, "the BAR's region is claimed"),
+        }
+    }
+}
+
+/// A PCI memory BAR claimed for the `ioremap` scenario: the region is
+/// requested as "pte_attrs" (no driver can request it meanwhile) and the
+/// device is held; both are given back on drop. A run's workers share it
+/// (in an `Arc`) and drop it before they count themselves done, so the
+/// claim lives exactly as long as the run.
+///
+/// # Invariants
+///
+/// `pdev` is a `struct pci_dev` on which this value holds a reference, and
+/// the memory region `start`, `size` (one of its BARs) is requested by
+/// this value, both taken by a successful `pte_attrs_pci_claim_bar()`; the
+/// BAR passed the checks there (assigned, enabled, prefetchable, memory
+/// decoding on, no driver bound when claimed).
+pub(crate) struct ClaimedBar {
+    pdev: NonNull<c_void>,
+    /// The device's name, NUL-padded.
+    pub(crate) dev: [u8; 32],
+    /// The BAR's physical start.
+    pub(crate) start: u64,
+    /// Its length.
+    pub(crate) size: u64,
+}
+
+// SAFETY: the reference and the region may be given back from any thread;
+// the rest is plain data.
+unsafe impl Send for ClaimedBar {}
+// SAFETY: `&ClaimedBar` only reads plain data.
+unsafe impl Sync for ClaimedBar {}
+
+impl ClaimedBar {
+    /// Claims the BAR `bar` names, or says why not (with a rate-limited
+    /// `pr_err`).
+    fn claim(bar: &Bar) -> core::result::Result<ClaimedBar, (Error, &'static str)> {
+        let mut out: *mut c_void = core::ptr::null_mut();
+        let mut dev = [0u8; 32];
+        let (mut start, mut size) = (0u64, 0u64);
+        let mut want = bar.dev;
+        // Always NUL-terminated for C.
+        want[want.len() - 1] = 0;
+        // SAFETY: `want` is NUL-terminated; every pointer is to a live
+        // local, `dev` has room for `len` bytes and a NUL.
+        let r = unsafe {
+            pte_attrs_pci_claim_bar(
+                want.as_ptr().cast(),
+                c_int::from(bar.index),
+                &mut out,
+                dev.as_mut_ptr().cast(),
+                dev.len() - 1,
+                &mut start,
+                &mut size,
+            )
+        };
+        if r == 0 {
+            if let Some(pdev) = NonNull::new(out) {
+                // INVARIANT: the claim succeeded: `out` holds a reference
+                // and the region.
+                return Ok(ClaimedBar {
+                    pdev,
+                    dev,
+                    start,
+                    size,
+                });
+            }
+            return Err((ENODEV, "no device"));
+        }
+        let Some(why) = BarRefusal::from_c(r) else {
+            return Err((EINVAL, "the BAR was refused"));
+        };
+        let name = match cstr_field(&bar.dev) {
+            "" => "any display-class PCI device",
+            d => d,
+        };
+        match why {
+            BarRefusal::NotPrefetch => pr_err_rl!(
+                "run: ioremap: BAR {} of {} is not prefetchable: a WC or cacheable mapping could let the CPU read device registers speculatively\n",
+                bar.index,
+                name
+            ),
+            _ => pr_err_rl!(
+                "run: ioremap: BAR {} of {} refused: {}\n",
+                bar.index,
+                name,
+                why.errno().1
+            ),
+        }
+        Err(why.errno())
+    }
+}
+
+impl Drop for ClaimedBar {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant this value holds the reference and
+        // the region, given back here once.
+        unsafe { pte_attrs_pci_release_bar(self.pdev.as_ptr(), self.start, self.size) };
+    }
+}
+
 /// The state of runs.
 struct Runs {
     state: State,
@@ -122,6 +293,9 @@ pub(crate) struct Exerciser {
     stop: AtomicBool,
     /// The `hold` knob: keep one WC BAR mapping alive for inspection.
     hold: AtomicBool,
+    /// The `inject_miss` knob: the next run makes one transition wrong on
+    /// purpose (see [`crate::cpa::PageSet::set_skipping_first`]).
+    inject: AtomicBool,
     #[pin]
     pool: Pool,
     /// The last output of the `bench` file.
@@ -154,7 +328,10 @@ struct WorkerArgs {
     ex: Arc<Exerciser>,
     id: u32,
     cfg: Config,
-    bar: Bar,
+    /// The `ioremap` scenario's BAR, shared by the run's workers.
+    claim: Option<Arc<ClaimedBar>>,
+    /// This worker makes the run's `inject_miss` transition.
+    inject: bool,
 }
 
 impl Exerciser {
@@ -183,6 +360,7 @@ impl Exerciser {
                 ended <- new_condvar!("pte_attrs::ended"),
                 stop: AtomicBool::new(false),
                 hold: AtomicBool::new(false),
+                inject: AtomicBool::new(false),
                 pool <- pool,
                 bench_out <- new_mutex!(KVec::new(), "pte_attrs::bench"),
                 bench_busy: AtomicBool::new(false),
@@ -222,19 +400,29 @@ impl Exerciser {
     /// also lets others run: the kernel may have no preemption, and a long
     /// run would otherwise stall RCU.
     pub(crate) fn stopping(&self) -> bool {
-        // SAFETY: workers run in process context (a kthread, or the task
-        // of a sync run): they may sleep.
-        unsafe { bindings::__cond_resched() };
+        crate::cpa::resched();
         // The flag, not kthread_should_stop(): workers are never
         // kthread_stop()ed early, and a sync run is no kthread.
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Sets the `inject_miss` knob.
+    pub(crate) fn set_inject(&self, on: bool) {
+        self.inject.store(on, Ordering::Relaxed);
+    }
+
+    /// The `inject_miss` knob (armed, not yet used by a run).
+    pub(crate) fn inject(&self) -> bool {
+        self.inject.load(Ordering::Relaxed)
     }
 
     /// Starts a run of the current knobs on worker threads, or, with
     /// `sync`, runs it in the calling task (one worker) and returns when it
     /// is done: fault injection aimed at that task (`make-it-fail`) then
     /// reaches every allocation of the run. `-EBUSY` while one runs,
-    /// `-ENOMEM` if memory cannot hold it (nothing changed then).
+    /// `-ENOMEM` if memory cannot hold it; for `ioremap`, the BAR is
+    /// checked and claimed here (`-EBUSY`, `-EINVAL`, `-ENODEV`). Nothing
+    /// has changed when it fails.
     pub(crate) fn start(
         self: &Arc<Self>,
         sync: bool,
@@ -244,24 +432,52 @@ impl Exerciser {
             cfg.threads = 1;
         }
         let bar = *self.bar.lock();
+        {
+            // Checked again below, under the same lock as the start; here
+            // so that a busy exerciser is said before the BAR is looked at.
+            let runs = self.runs.lock();
+            if runs.closed {
+                return Err((ENODEV, "the module is unloading"));
+            }
+            if runs.state == State::Running {
+                return Err((EBUSY, "a run is in progress"));
+            }
+        }
         // SAFETY: a plain query.
         let avail = unsafe { bindings::si_mem_available() }.max(0) as u64;
-        if cfg.peak_pages() > avail / 2 {
-            pr_err!(
-                "run: {} needs up to {} pages, but only {} are available (half may be used)\n",
+        let peak = cfg.peak();
+        if peak.total() > avail / 2 {
+            pr_err_rl!(
+                "run: {} needs up to {} pages ({} for its bookkeeping), but only {} are available (half may be used)\n",
                 cfg.scenario,
-                cfg.peak_pages(),
+                peak.total(),
+                peak.bookkeeping,
                 avail
             );
             return Err((ENOMEM, "not enough memory for this run"));
         }
+        let claim = if cfg.scenario == Scenario::Ioremap {
+            let c = ClaimedBar::claim(&bar)?;
+            // Each thread maps its own slice of at most 2 MiB: enough
+            // pages to check, cheap to map, and no thread's mapping is
+            // another's conflict (a range has one memtype at a time).
+            if ioremap_slice(c.size, cfg.threads) == 0 {
+                pr_err_rl!(
+                    "run: ioremap: the BAR is too small for {} threads\n",
+                    cfg.threads
+                );
+                return Err((EINVAL, "the BAR is too small for this many threads"));
+            }
+            Some(Arc::new(c, GFP_KERNEL).map_err(|_| (ENOMEM, "no memory for the BAR"))?)
+        } else {
+            None
+        };
         let stats = zeroed::<RunStats>().map_err(|_| (ENOMEM, "no memory for the results"))?;
         // Room for every worker's task reference, taken before any starts:
-        // a worker whose reference could not be kept could not be waited
-        // for (see `reap`).
+        // `spawn` pushes into it under the lock and never allocates there.
         let mut tasks = KVec::with_capacity(cfg.threads as usize, GFP_KERNEL)
             .map_err(|_| (ENOMEM, "no memory for the workers"))?;
-        let old = {
+        let (old, inject) = {
             let mut runs = self.runs.lock();
             if runs.closed {
                 return Err((ENODEV, "the module is unloading"));
@@ -271,14 +487,26 @@ impl Exerciser {
             }
             runs.state = State::Running;
             self.stop.store(false, Ordering::Relaxed);
-            runs.active = cfg.threads;
+            // The workers, and (threaded) this task while it spawns them:
+            // the run cannot end, so `stop` cannot take the task list,
+            // before every worker's reference is in it.
+            runs.active = cfg.threads + u64::from(!sync);
             runs.cfg = cfg;
             runs.stats = Some(stats);
             runs.ioremap = IoremapFacts::default();
+            if let Some(c) = &claim {
+                runs.ioremap.dev = c.dev;
+                runs.ioremap.start = c.start;
+                runs.ioremap.size = ioremap_slice(c.size, cfg.threads);
+            }
             // SAFETY: ktime_get() has no preconditions.
             runs.started_ns = unsafe { bindings::ktime_get() };
             core::mem::swap(&mut runs.tasks, &mut tasks);
-            tasks
+            // Taken by this run if it changes RAM (`ioremap` has no
+            // transition to make wrong: the knob stays armed).
+            let inject =
+                cfg.scenario != Scenario::Ioremap && self.inject.swap(false, Ordering::Relaxed);
+            (tasks, inject)
         };
         reap(old);
         pr_info!(
@@ -291,28 +519,45 @@ impl Exerciser {
             u8::from(cfg.verify)
         );
         if sync {
-            run_worker(self, 0, cfg, bar);
+            run_worker(self, 0, cfg, claim, inject);
             return Ok(());
         }
+        let mut claim = claim;
         for id in 0..cfg.threads as u32 {
-            if let Err(e) = self.spawn(id, cfg, bar) {
-                pr_err!("run: cannot start worker {}: {:?}\n", id, e);
+            // The last worker gets this task's reference to the BAR.
+            let c = if u64::from(id) + 1 == cfg.threads {
+                claim.take()
+            } else {
+                claim.clone()
+            };
+            if let Err(e) = self.spawn(id, cfg, c, inject && id == 0) {
+                pr_err_rl!("run: cannot start worker {}: {:?}\n", id, e);
                 // Account for the workers that will never run.
                 let missing = cfg.threads - u64::from(id);
-                self.finish_workers(missing, None);
+                self.finish_workers(missing, None, missing);
                 break;
             }
         }
+        drop(claim);
+        // This task is done spawning.
+        self.finish_workers(1, None, 0);
         Ok(())
     }
 
-    fn spawn(self: &Arc<Self>, id: u32, cfg: Config, bar: Bar) -> Result {
+    fn spawn(
+        self: &Arc<Self>,
+        id: u32,
+        cfg: Config,
+        claim: Option<Arc<ClaimedBar>>,
+        inject: bool,
+    ) -> Result {
         let args = KBox::new(
             WorkerArgs {
                 ex: self.clone(),
                 id,
                 cfg,
-                bar,
+                claim,
+                inject,
             },
             GFP_KERNEL,
         )?;
@@ -327,20 +572,38 @@ impl Exerciser {
             drop(unsafe { KBox::from_raw(raw) });
             return Err(e);
         }
-        // Cannot fail: `start` reserved a slot for every worker.
-        let _ = self.runs.lock().tasks.push(Task(task), GFP_KERNEL);
+        let task = Task(task);
+        let extra = {
+            let mut runs = self.runs.lock();
+            // `start` reserved a slot for every worker, and the run cannot
+            // end (so the list cannot be taken) while this task spawns: the
+            // push never allocates, and so never fails.
+            if runs.tasks.len() < runs.tasks.capacity() {
+                let _ = runs.tasks.push(task, GFP_NOWAIT);
+                None
+            } else {
+                Some(task)
+            }
+        };
+        if let Some(t) = extra {
+            // Not reached (see above); if it were, the reference is not
+            // lost: the worker is waited for here.
+            reap_one(t);
+        }
         Ok(())
     }
 
-    /// Called by each worker at its end (and for workers that never ran):
-    /// merges `stats`; the last one closes the run.
-    fn finish_workers(&self, n: u64, stats: Option<&RunStats>) {
+    /// Counts `n` participants of the run as done: a worker (merging its
+    /// `stats`), workers that never ran, or the task that spawned them;
+    /// `errors` are added to the run's. The last one closes the run.
+    fn finish_workers(&self, n: u64, stats: Option<&RunStats>, errors: u64) {
         let last = {
             let mut runs = self.runs.lock();
-            if let (Some(all), Some(s)) = (runs.stats.as_mut(), stats) {
-                all.merge(s);
-            } else if let Some(all) = runs.stats.as_mut() {
-                all.errors += n;
+            if let Some(all) = runs.stats.as_mut() {
+                if let Some(s) = stats {
+                    all.merge(s);
+                }
+                all.errors += errors;
             }
             runs.active -= n.min(runs.active);
             runs.active == 0
@@ -413,8 +676,11 @@ impl Exerciser {
         reap(tasks);
     }
 
-    /// Clears the results of the last run. `-EBUSY` while one runs.
+    /// Clears the results of the last run: `results` then says `idle`,
+    /// no time, no operations, and the current knobs as its config.
+    /// `-EBUSY` while one runs.
     pub(crate) fn reset(&self) -> Result {
+        let cfg = *self.cfg.lock();
         let mut runs = self.runs.lock();
         if runs.state == State::Running {
             return Err(EBUSY);
@@ -422,13 +688,11 @@ impl Exerciser {
         runs.state = State::Idle;
         runs.stats = None;
         runs.ioremap = IoremapFacts::default();
+        runs.elapsed_ns = 0;
+        runs.started_ns = 0;
+        runs.cfg = cfg;
         drop(runs);
-        self.pool.with_evictions(|e| {
-            e.stats.reset();
-            e.verify_failures = 0;
-            e.shrinker_scans = 0;
-            e.shrinker_pages = 0;
-        });
+        self.pool.with_evictions(|e| e.reset());
         Ok(())
     }
 
@@ -527,13 +791,25 @@ impl Exerciser {
         // formatting allocates, an allocation may enter reclaim, and the
         // shrinker takes this lock from there.
         let mut evict = zeroed::<stats::OpStats>().map_err(|_| core::fmt::Error)?;
-        let (scans, pages, failures) = self.pool.with_evictions(|e| {
+        let (scans, pages, failures, first) = self.pool.with_evictions(|e| {
             evict.copy_from(&e.stats);
-            (e.shrinker_scans, e.shrinker_pages, e.verify_failures)
+            (
+                e.shrinker_scans,
+                e.shrinker_pages,
+                e.verify_failures,
+                e.first_failure,
+            )
         });
         writeln!(w, "pool.shrinker_scans={scans}")?;
         writeln!(w, "pool.shrinker_pages={pages}")?;
         writeln!(w, "pool.verify_failures={failures}")?;
+        let [addr, pv, raw] = first;
+        if addr != 0 {
+            writeln!(
+                w,
+                "pool.first_failure=addr={addr:#x} pv={pv:#018x} raw={raw:#018x}"
+            )?;
+        }
         evict.write_kv(w, "pool.evict")
     }
 }
@@ -583,6 +859,24 @@ fn reap_one(t: Task) {
     unsafe { bindings::kthread_stop_put(t.0.cast()) };
 }
 
+// TEMPORARY: glue.c's old BAR lookup is no longer called (the run claims
+// its BAR through pci_glue.c); it is referenced here only so that this
+// branch builds warning-free until glue.c and ffi.rs (not this file's
+// owner's) drop it. Delete this line together with them.
+const _: unsafe extern "C" fn(
+    *const c_char,
+    c_int,
+    *mut c_char,
+    usize,
+    *mut u64,
+    *mut u64,
+) -> c_int = ffi::pte_attrs_glue_find_bar;
+
+/// The bytes of the BAR each of `threads` workers maps (0: too small).
+fn ioremap_slice(size: u64, threads: u64) -> u64 {
+    (size / threads.max(1)).min(2 << 20) & !0xfff
+}
+
 /// The worker thread.
 ///
 /// # Safety
@@ -591,21 +885,31 @@ fn reap_one(t: Task) {
 unsafe extern "C" fn worker(data: *mut c_void) -> c_int {
     // SAFETY: by the function's safety contract.
     let args = unsafe { KBox::from_raw(data.cast::<WorkerArgs>()) };
-    let WorkerArgs { ex, id, cfg, bar } = KBox::into_inner(args);
-    run_worker(&ex, id, cfg, bar);
+    let WorkerArgs {
+        ex,
+        id,
+        cfg,
+        claim,
+        inject,
+    } = KBox::into_inner(args);
+    run_worker(&ex, id, cfg, claim, inject);
     0
 }
 
-/// One worker's share of a run, then its accounting.
-fn run_worker(ex: &Exerciser, id: u32, cfg: Config, bar: Bar) {
+/// One worker's share of a run, then its accounting. The worker's
+/// reference to the BAR goes before it counts itself done: when the last
+/// worker has, the claim is released.
+fn run_worker(ex: &Exerciser, id: u32, cfg: Config, claim: Option<Arc<ClaimedBar>>, inject: bool) {
     match zeroed::<RunStats>() {
         Ok(mut stats) => {
-            scenarios::run(ex, &cfg, bar, id, &mut stats);
-            ex.finish_workers(1, Some(&stats));
+            scenarios::run(ex, &cfg, claim.as_deref(), id, inject, &mut stats);
+            drop(claim);
+            ex.finish_workers(1, Some(&stats), 0);
         }
         Err(_) => {
-            pr_err!("worker {}: no memory for its counters\n", id);
-            ex.finish_workers(1, None);
+            pr_err_rl!("worker {}: no memory for its counters\n", id);
+            drop(claim);
+            ex.finish_workers(1, None, 1);
         }
     }
 }

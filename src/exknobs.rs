@@ -33,6 +33,12 @@ pub(crate) enum Kind {
     /// `hold`: 1 keeps the `ioremap` scenario's first WC mapping alive
     /// (its address in `results`) until 0 is written.
     Hold,
+    /// `inject_miss`: 1 makes the next run's first non-WB transition
+    /// (worker 0, its first batch) skip the CPA call for the first page of
+    /// the set while the check still expects the new mode: a negative
+    /// control of verification (`inject.addr=` in `results`). Cleared by
+    /// the run that uses it.
+    InjectMiss,
     /// `run`: write 1 to start a run on worker threads, `sync` to run it
     /// in the writing task and return when it is done.
     Run,
@@ -95,6 +101,7 @@ impl Knob for ExKnob {
                 }
             }
             Kind::Hold => writeln!(out, "{}", u8::from(ex.hold())),
+            Kind::InjectMiss => writeln!(out, "{}", u8::from(ex.inject())),
             Kind::Run | Kind::Stop | Kind::Reset | Kind::Evict => Ok(()),
             Kind::Results => ex.write_results(out),
             Kind::Bench => {
@@ -153,6 +160,7 @@ impl Knob for ExKnob {
                 });
             }
             Kind::Hold => ex.set_hold(parse::parse_bool(input)?),
+            Kind::InjectMiss => ex.set_inject(parse::parse_bool(input)?),
             Kind::Run => {
                 let sync = match parse::token(input)? {
                     "1" => false,

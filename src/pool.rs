@@ -11,13 +11,26 @@
 //! accessor before it is freed: a page that is still not WB is a
 //! verification failure and is leaked instead.
 //!
+//! Organised as TTM's pool is: one list per caching (WC, UC-) and order
+//! (0..=10). A list is a ring buffer ([`Ring`]): blocks are reused LIFO
+//! (the newest of the list, still warm, O(1) at the ring's back), put back
+//! at the back (O(1) amortised), and evicted oldest first across all lists
+//! (every entry carries a sequence number; the oldest is at the front of
+//! one of the 22 lists: O(number of lists) to find, O(1) to take).
+//!
 //! Locking: the pool mutex is held only to move entries in and out, never
 //! across an allocation that may reclaim (the shrinker takes the same
-//! mutex from reclaim) nor across a CPA call.
+//! mutex from reclaim) nor across a CPA call. A list that must grow gets
+//! its larger buffer allocated before the lock is taken; under the lock
+//! the entries are only moved into it. The page count changes only under
+//! the lock.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use kernel::alloc::{flags::GFP_NOWAIT, KVec, VBox};
+use kernel::alloc::{
+    flags::{__GFP_NOWARN, GFP_KERNEL},
+    KVVec, VBox,
+};
 use kernel::bindings;
 use kernel::error::{code::*, Result};
 use kernel::ffi::{c_int, c_ulong};
@@ -29,6 +42,8 @@ use crate::attrs::CacheMode;
 use crate::cpa::{self, Block};
 use crate::exerciser::zeroed;
 use crate::ffi;
+use crate::log::pr_err_rl;
+use crate::scenario::{RingIdx, ENTRY_BYTES, MAX_ORDER, POOL_SLOT_BYTES};
 use crate::stats::OpStats;
 
 /// A block bound with a non-WB caching, in or on its way to the pool.
@@ -42,6 +57,10 @@ pub(crate) struct Entry {
     block: Option<Block>,
     mode: CacheMode,
 }
+
+// The run's memory pre-check counts this much per entry and list slot.
+const _: () = assert!(core::mem::size_of::<Entry>() as u64 <= ENTRY_BYTES);
+const _: () = assert!(core::mem::size_of::<Option<Slot>>() as u64 <= POOL_SLOT_BYTES);
 
 impl Entry {
     /// An entry for `block`, whose pages the caller made `mode`.
@@ -59,6 +78,11 @@ impl Entry {
         }
     }
 
+    /// The block (`None` once evicted).
+    pub(crate) fn block(&self) -> Option<&Block> {
+        self.block.as_ref()
+    }
+
     fn order(&self) -> Option<u32> {
         self.block.as_ref().map(Block::order)
     }
@@ -71,7 +95,7 @@ impl Entry {
 impl Drop for Entry {
     fn drop(&mut self) {
         if let Some(block) = self.block.take() {
-            unbind(block);
+            let _ = unbind(block);
         }
     }
 }
@@ -84,6 +108,8 @@ struct Unbound {
     ns: u64,
     /// Pages found not WB afterwards.
     bad: u64,
+    /// The first of them.
+    first: Option<cpa::Mismatch>,
     /// Pages freed (0 if they were leaked).
     freed: u64,
 }
@@ -99,16 +125,14 @@ fn unbind(block: Block) -> Unbound {
     // SAFETY: as above.
     let ns = (unsafe { bindings::ktime_get() } - start).max(0) as u64;
     let (bad, first) = cpa::Expect::new(CacheMode::Wb).check_range(block.addr(), block.len());
-    if let Some(m) = first {
-        pr_err!(
-            "evicted page {:#x} is not WB before free: pv {:#018x} raw {:#018x}\n",
-            m.addr,
-            m.pv,
-            m.raw
+    if bad != 0 {
+        pr_err_rl!(
+            "{} evicted page(s) not WB before free: leaked (pool.first_failure in results)\n",
+            bad
         );
     }
     if ret != 0 {
-        pr_err!("set_pages_wb on eviction failed: {}\n", ret);
+        pr_err_rl!("set_pages_wb on eviction failed: {}\n", ret);
     }
     let freed = if ret != 0 || bad != 0 {
         block.leak();
@@ -122,6 +146,7 @@ fn unbind(block: Block) -> Unbound {
         ret,
         ns,
         bad,
+        first,
         freed,
     }
 }
@@ -132,20 +157,171 @@ pub(crate) struct Evictions {
     pub(crate) stats: VBox<OpStats>,
     /// Pages found not WB after eviction (leaked, not freed).
     pub(crate) verify_failures: u64,
+    /// The first of them: address (0: none), paravirt and raw entry.
+    pub(crate) first_failure: [u64; 3],
     /// Shrinker scans that evicted something.
     pub(crate) shrinker_scans: u64,
     /// Pages the shrinker evicted.
     pub(crate) shrinker_pages: u64,
 }
 
+impl Evictions {
+    /// Clears every counter.
+    pub(crate) fn reset(&mut self) {
+        self.stats.reset();
+        self.verify_failures = 0;
+        self.first_failure = [0; 3];
+        self.shrinker_scans = 0;
+        self.shrinker_pages = 0;
+    }
+}
+
+/// An entry in a list, with its age.
+struct Slot {
+    /// Taken from [`Lists::next_seq`] when the entry went in: smaller is
+    /// older.
+    seq: u64,
+    entry: Entry,
+}
+
+/// The buffer of a [`Ring`]: every element initialised, `None` where no
+/// entry is.
+type Buf = KVVec<Option<Slot>>;
+
+/// A double-ended queue of entries in a fixed buffer: O(1) at both ends,
+/// never allocating itself (see [`Ring::grow_into`]). The index
+/// arithmetic is [`RingIdx`]'s, host-tested against a deque.
+///
+/// # Invariants
+///
+/// `idx.cap() == buf.len()`; the slots `idx` lists hold `Some`, every
+/// other slot `None`.
+struct Ring {
+    buf: Buf,
+    idx: RingIdx,
+}
+
+impl Ring {
+    const fn new() -> Ring {
+        Ring {
+            buf: KVVec::new(),
+            idx: RingIdx::new(),
+        }
+    }
+
+    /// Adds `slot` at the back (newest end); gives it back if full.
+    fn push_back(&mut self, slot: Slot) -> core::result::Result<(), Slot> {
+        match self.idx.push_back() {
+            Some(i) => {
+                self.buf[i] = Some(slot);
+                Ok(())
+            }
+            None => Err(slot),
+        }
+    }
+
+    /// Takes the newest entry.
+    fn pop_back(&mut self) -> Option<Slot> {
+        let i = self.idx.pop_back()?;
+        self.buf[i].take()
+    }
+
+    /// Takes the oldest entry.
+    fn pop_front(&mut self) -> Option<Slot> {
+        let i = self.idx.pop_front()?;
+        self.buf[i].take()
+    }
+
+    /// The oldest entry's sequence number.
+    fn front_seq(&self) -> Option<u64> {
+        self.buf[self.idx.front()?].as_ref().map(|s| s.seq)
+    }
+
+    /// The newest entry.
+    fn back(&self) -> Option<&Slot> {
+        self.buf[self.idx.back()?].as_ref()
+    }
+
+    /// Whether a new entry needs a larger buffer.
+    fn is_full(&self) -> bool {
+        self.idx.len() == self.idx.cap()
+    }
+
+    /// Moves the entries, in order, into `new` (all `None`, larger than
+    /// this ring's buffer); returns the old buffer (all `None` now), to be
+    /// freed after the lock is dropped.
+    fn grow_into(&mut self, mut new: Buf) -> Buf {
+        for (i, dst) in new.iter_mut().enumerate().take(self.idx.len()) {
+            if let Some(src) = self.idx.nth(i) {
+                *dst = self.buf[src].take();
+            }
+        }
+        self.idx.moved(new.len());
+        core::mem::swap(&mut self.buf, &mut new);
+        new
+    }
+
+    /// The buffer of an empty ring, to be freed after the lock is dropped.
+    fn take_buffer_if_empty(&mut self) -> Option<Buf> {
+        if self.idx.len() != 0 || self.buf.is_empty() {
+            return None;
+        }
+        self.idx.moved(0);
+        Some(core::mem::replace(&mut self.buf, KVVec::new()))
+    }
+}
+
+/// Cachings a pool list can have.
+const MODES: usize = 2;
+/// Orders a pool list can have.
+const ORDERS: usize = MAX_ORDER as usize + 1;
+
+/// The list of blocks of `order` bound with `mode`: `(mode, order)`
+/// indices, `None` for what the pool does not keep.
+fn list_of(mode: CacheMode, order: u32) -> Option<(usize, usize)> {
+    let m = match mode {
+        CacheMode::Wc => 0,
+        CacheMode::UcMinus => 1,
+        _ => return None,
+    };
+    let o = order as usize;
+    (o < ORDERS).then_some((m, o))
+}
+
+/// The pool's lists and their counts, under the pool's lock.
+struct Lists {
+    rings: [[Ring; ORDERS]; MODES],
+    /// The sequence number of the next entry put in.
+    next_seq: u64,
+}
+
+impl Lists {
+    /// The (mode, order) of the list whose front entry is the oldest.
+    fn oldest(&self) -> Option<(usize, usize)> {
+        let mut best: Option<(u64, usize, usize)> = None;
+        for (m, rings) in self.rings.iter().enumerate() {
+            for (o, ring) in rings.iter().enumerate() {
+                if let Some(seq) = ring.front_seq() {
+                    match best {
+                        Some((b, _, _)) if b <= seq => {}
+                        _ => best = Some((seq, m, o)),
+                    }
+                }
+            }
+        }
+        best.map(|(_, m, o)| (m, o))
+    }
+}
+
 /// The pool.
 #[pin_data]
 pub(crate) struct Pool {
     #[pin]
-    entries: Mutex<KVec<Entry>>,
+    lists: Mutex<Lists>,
     #[pin]
     evictions: Mutex<Evictions>,
-    /// Pages in `entries`, readable without the lock (the shrinker's count).
+    /// Pages in the lists, readable without the lock (the shrinker's
+    /// count); changed only under the lock, with the lists.
     pages: AtomicU64,
 }
 
@@ -158,16 +334,35 @@ pub(crate) enum Why {
     Shrinker,
 }
 
+/// An empty buffer of `n` slots, allocated with no lock held.
+/// No warning on failure: the entry is then evicted at once (and a huge
+/// request must not WARN in `kvmalloc()`).
+fn empty_buf(n: usize) -> Result<Buf> {
+    let mut b = KVVec::with_capacity(n, GFP_KERNEL | __GFP_NOWARN)?;
+    for _ in 0..n {
+        // Within the capacity: no allocation.
+        b.push(None, GFP_KERNEL)?;
+    }
+    Ok(b)
+}
+
 impl Pool {
     /// An empty pool.
     pub(crate) fn new() -> Result<impl PinInit<Self>> {
         let stats = zeroed::<OpStats>()?;
         Ok(pin_init!(Pool {
-            entries <- new_mutex!(KVec::new(), "pte_attrs::pool"),
+            lists <- new_mutex!(
+                Lists {
+                    rings: [const { [const { Ring::new() }; ORDERS] }; MODES],
+                    next_seq: 0,
+                },
+                "pte_attrs::pool"
+            ),
             evictions <- new_mutex!(
                 Evictions {
                     stats,
                     verify_failures: 0,
+                    first_failure: [0; 3],
                     shrinker_scans: 0,
                     shrinker_pages: 0,
                 },
@@ -182,72 +377,103 @@ impl Pool {
         self.pages.load(Ordering::Relaxed)
     }
 
-    /// The direct-map address of a pooled block bound with `mode`, if any:
-    /// for tests that look its pages up while they are not WB.
+    /// The direct-map address of the newest pooled block bound with
+    /// `mode`, if any: for tests that look its pages up while they are not
+    /// WB.
     pub(crate) fn sample(&self, mode: CacheMode) -> Option<usize> {
-        let entries = self.entries.lock();
-        entries
+        let (m, _) = list_of(mode, 0)?;
+        let lists = self.lists.lock();
+        lists.rings[m]
             .iter()
-            .find(|e| e.mode == mode)
-            .and_then(|e| e.block.as_ref().map(Block::addr))
+            .filter_map(Ring::back)
+            .max_by_key(|s| s.seq)
+            .and_then(|s| s.entry.block.as_ref().map(Block::addr))
     }
 
-    /// Takes a pooled block of `order` bound with `mode`, if there is one.
+    /// Takes the newest pooled block of `order` bound with `mode`, if
+    /// there is one (LIFO, as TTM: the most recently used is warmest).
     pub(crate) fn take(&self, order: u32, mode: CacheMode) -> Option<Entry> {
-        let mut entries = self.entries.lock();
-        let i = entries
-            .iter()
-            .position(|e| e.order() == Some(order) && e.mode == mode)?;
-        let n = entries.len() - 1;
-        entries.swap(i, n);
-        let e = cpa::pop(&mut entries)?;
-        self.pages.fetch_sub(e.len(), Ordering::Relaxed);
-        Some(e)
+        let (m, o) = list_of(mode, order)?;
+        let mut lists = self.lists.lock();
+        let slot = lists.rings[m][o].pop_back()?;
+        self.pages.fetch_sub(slot.entry.len(), Ordering::Relaxed);
+        Some(slot.entry)
     }
 
-    /// Releases `entry` into the pool; evicts it at once if the pool
-    /// cannot grow without reclaiming.
+    /// Releases `entry` into the pool; evicts it at once if the pool does
+    /// not keep its kind or its list cannot grow.
     pub(crate) fn put(&self, entry: Entry) {
-        let len = entry.len();
-        let refused = {
-            let mut entries = self.entries.lock();
-            // GFP_NOWAIT: no reclaim (and so no shrinker) under the lock.
-            if entries.reserve(1, GFP_NOWAIT).is_ok() {
-                // Cannot fail: the capacity is there.
-                let _ = entries.push(entry, GFP_NOWAIT);
-                // Under the lock, as every change of the count.
-                self.pages.fetch_add(len, Ordering::Relaxed);
-                None
-            } else {
-                Some(entry)
-            }
-        };
-        if let Some(entry) = refused {
+        let Some((m, o)) = entry.order().and_then(|order| list_of(entry.mode, order)) else {
             self.evict_entry(entry);
+            return;
+        };
+        let len = entry.len();
+        let mut entry = entry;
+        let mut spare: Option<Buf> = None;
+        loop {
+            let (back, old) = {
+                let mut lists = self.lists.lock();
+                let seq = lists.next_seq;
+                let ring = &mut lists.rings[m][o];
+                let mut old = None;
+                if ring.is_full() {
+                    if let Some(buf) = spare.take() {
+                        if buf.len() > ring.buf.len() {
+                            old = Some(ring.grow_into(buf));
+                        }
+                    }
+                }
+                match ring.push_back(Slot { seq, entry }) {
+                    Ok(()) => {
+                        lists.next_seq += 1;
+                        // Under the lock, as every change of the count.
+                        self.pages.fetch_add(len, Ordering::Relaxed);
+                        (None, old)
+                    }
+                    Err(slot) => (Some((slot.entry, ring.idx.grown_cap())), old),
+                }
+            };
+            // Buffers are freed and allocated with no lock held.
+            drop(old);
+            let Some((e, need)) = back else {
+                return;
+            };
+            entry = e;
+            match empty_buf(need) {
+                Ok(buf) => spare = Some(buf),
+                Err(_) => {
+                    // No memory for a longer list: the entry goes now.
+                    self.evict_entry(entry);
+                    return;
+                }
+            }
         }
     }
 
-    /// Evicts up to `max_pages` pages (oldest first); returns the pages
-    /// freed.
+    /// Evicts up to `max_pages` pages, oldest first across all lists;
+    /// returns the pages freed.
     pub(crate) fn evict(&self, max_pages: u64, why: Why) -> u64 {
         let mut freed = 0;
         while freed < max_pages {
-            let entry = {
-                let mut entries = self.entries.lock();
-                if entries.is_empty() {
+            let (slot, empty) = {
+                let mut lists = self.lists.lock();
+                let Some((m, o)) = lists.oldest() else {
                     break;
+                };
+                let ring = &mut lists.rings[m][o];
+                let slot = ring.pop_front();
+                // An emptied list gives its buffer back: eviction is what
+                // memory pressure asks for.
+                let empty = ring.take_buffer_if_empty();
+                if let Some(s) = &slot {
+                    self.pages.fetch_sub(s.entry.len(), Ordering::Relaxed);
                 }
-                // Oldest first: swap the first entry out.
-                let n = entries.len() - 1;
-                entries.swap(0, n);
-                let e = cpa::pop(&mut entries);
-                if let Some(e) = &e {
-                    self.pages.fetch_sub(e.len(), Ordering::Relaxed);
-                }
-                e
+                (slot, empty)
             };
-            let Some(entry) = entry else { break };
-            freed += self.evict_entry(entry);
+            drop(empty);
+            let Some(slot) = slot else { break };
+            freed += self.evict_entry(slot.entry);
+            cpa::resched();
         }
         if why == Why::Shrinker && freed > 0 {
             let mut ev = self.evictions.lock();
@@ -271,6 +497,9 @@ impl Pool {
             ev.stats.record_error();
         }
         ev.verify_failures += u.bad;
+        if let (Some(m), 0) = (u.first, ev.first_failure[0]) {
+            ev.first_failure = [m.addr as u64, m.pv, m.raw];
+        }
         u.freed
     }
 

@@ -85,6 +85,7 @@ impl kernel::Module for PteAttrsModule {
             (c_str!("verify"), Access::ReadWrite, Kind::Verify),
             (c_str!("bar"), Access::ReadWrite, Kind::Bar),
             (c_str!("hold"), Access::ReadWrite, Kind::Hold),
+            (c_str!("inject_miss"), Access::ReadWrite, Kind::InjectMiss),
             (c_str!("run"), Access::Write, Kind::Run),
             (c_str!("stop"), Access::Write, Kind::Stop),
             (c_str!("reset"), Access::Write, Kind::Reset),

@@ -5,11 +5,14 @@
 
 use core::fmt::{self, Write};
 
-use crate::scenario::{Op, Scenario};
+use crate::scenario::{Op, Scenario, RUN_STATS_BYTES};
 use crate::stats::OpStats;
 
 /// The most transitions a scenario times (see [`Scenario::ops`]).
 pub(crate) const MAX_OPS: usize = 5;
+
+// The run's memory pre-check counts this much per set of counters.
+const _: () = assert!(core::mem::size_of::<RunStats>() as u64 <= RUN_STATS_BYTES);
 
 /// What one thread (or, merged, a whole run) counted.
 ///
@@ -34,6 +37,8 @@ pub(crate) struct RunStats {
     /// The first verification failure: address (0: none yet), paravirt
     /// and raw entry.
     pub(crate) first_failure: [u64; 3],
+    /// The page whose CPA call the `inject_miss` knob skipped (0: none).
+    pub(crate) inject_addr: u64,
 }
 
 impl RunStats {
@@ -48,6 +53,7 @@ impl RunStats {
             cpa_ns: 0,
             verify_ns: 0,
             first_failure: [0; 3],
+            inject_addr: 0,
         }
     }
 
@@ -77,6 +83,9 @@ impl RunStats {
         if self.first_failure[0] == 0 {
             self.first_failure = other.first_failure;
         }
+        if self.inject_addr == 0 {
+            self.inject_addr = other.inject_addr;
+        }
     }
 
     /// Writes the run's lines: totals, then each transition's counters.
@@ -94,6 +103,9 @@ impl RunStats {
                 w,
                 "first_failure=addr={addr:#x} pv={pv:#018x} raw={raw:#018x}"
             )?;
+        }
+        if self.inject_addr != 0 {
+            writeln!(w, "inject.addr={:#x}", self.inject_addr)?;
         }
         for (op, stats) in scenario.ops().iter().zip(self.ops.iter()) {
             stats.write_kv(w, op.key())?;
@@ -158,6 +170,7 @@ mod tests {
         b.errors = 1;
         b.verify_failures = 1;
         b.first(0x1000, 0x8000_0000_0000_0173, 0x8000_0000_0000_0173);
+        b.inject_addr = 0x1000;
         a.merge(&b);
         let mut s = String::new();
         a.write_kv(&mut s, Scenario::SetPages).unwrap();
@@ -168,6 +181,12 @@ mod tests {
         assert!(
             s.contains("first_failure=addr=0x1000 pv=0x8000000000000173 raw=0x8000000000000173\n")
         );
+        assert!(s.contains("\ninject.addr=0x1000\n"), "{s}");
+        let mut none = String::new();
+        RunStats::new()
+            .write_kv(&mut none, Scenario::SetPages)
+            .unwrap();
+        assert!(!none.contains("inject"), "{none}");
         assert!(
             s.contains("set_pages.uc.ops=2\nset_pages.uc.pages=4\n"),
             "{s}"

@@ -6,34 +6,51 @@
 //! is checked through the accessor. Errors leave nothing behind: pages are
 //! held by [`PageSet`]s and pool [`Entry`]s, which restore WB on drop.
 
-use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::alloc::{flags::GFP_KERNEL, KVVec};
 use kernel::bindings;
 use kernel::error::{code::*, Result};
-use kernel::ffi::{c_char, c_ulong, c_void};
-use kernel::prelude::*;
+use kernel::ffi::{c_ulong, c_void};
 
 use crate::attrs::CacheMode;
 use crate::cpa::{self, Api, Mismatch, PageSet};
-use crate::exerciser::{cstr_field, Bar, Exerciser, IoremapFacts};
-use crate::ffi;
+use crate::exerciser::{ClaimedBar, Exerciser, IoremapFacts};
+use crate::log::pr_err_rl;
 use crate::pool::{Entry, Why};
 use crate::report::RunStats;
-use crate::scenario::{object_orders, Config, Op, Scenario, XorShift, MAX_ORDER, POOL_OBJECTS};
+use crate::scenario::{
+    object_blocks, object_orders, Config, Op, Scenario, XorShift, MAX_ORDER, POOL_OBJECTS,
+};
 
-/// Runs `cfg.scenario` for one worker, counting into `st`.
-pub(crate) fn run(ex: &Exerciser, cfg: &Config, bar: Bar, id: u32, st: &mut RunStats) {
-    let mut w = Worker { ex, cfg, st };
-    let r = match cfg.scenario {
-        Scenario::SetPages => w.set_pages(),
-        Scenario::PagesArray => w.pages_array(),
-        Scenario::SetMemory => w.set_memory(),
-        Scenario::Ioremap => w.ioremap(bar, id),
-        Scenario::GemEvict => w.gem_evict(id),
-        Scenario::WcWbFree => w.wc_wb_free(),
+/// Runs `cfg.scenario` for one worker, counting into `st`. `bar` is the
+/// run's claimed BAR (`ioremap`); with `inject`, this worker makes the
+/// run's first non-WB transition wrong on purpose (`inject_miss`).
+pub(crate) fn run(
+    ex: &Exerciser,
+    cfg: &Config,
+    bar: Option<&ClaimedBar>,
+    id: u32,
+    inject: bool,
+    st: &mut RunStats,
+) {
+    let mut w = Worker {
+        ex,
+        cfg,
+        st,
+        id,
+        inject,
+    };
+    let r = match (cfg.scenario, bar) {
+        (Scenario::SetPages, _) => w.set_pages(),
+        (Scenario::PagesArray, _) => w.pages_array(),
+        (Scenario::SetMemory, _) => w.set_memory(),
+        (Scenario::Ioremap, Some(bar)) => w.ioremap(bar),
+        (Scenario::Ioremap, None) => Err(ENODEV),
+        (Scenario::GemEvict, _) => w.gem_evict(),
+        (Scenario::WcWbFree, _) => w.wc_wb_free(),
     };
     if let Err(e) = r {
         w.st.errors += 1;
-        pr_err!("worker {}: {} stopped early: {:?}\n", id, cfg.scenario, e);
+        pr_err_rl!("worker {}: {} stopped early: {:?}\n", id, cfg.scenario, e);
     }
 }
 
@@ -46,6 +63,9 @@ struct Worker<'a> {
     ex: &'a Exerciser,
     cfg: &'a Config,
     st: &'a mut RunStats,
+    id: u32,
+    /// The `inject_miss` transition is still to be made by this worker.
+    inject: bool,
 }
 
 impl Worker<'_> {
@@ -65,7 +85,7 @@ impl Worker<'_> {
         }
         if let Err(e) = r {
             // Counted in the totals by whoever handles the error.
-            pr_err!("{}: {} failed: {:?}\n", self.cfg.scenario, op.key(), e);
+            pr_err_rl!("{}: {} failed: {:?}\n", self.cfg.scenario, op.key(), e);
         }
         r
     }
@@ -74,16 +94,12 @@ impl Worker<'_> {
     fn counted(&mut self, n: usize, bad: u64, first: Option<Mismatch>) {
         self.st.verified_pages += n as u64;
         if let Some(m) = first {
-            if self.st.verify_failures == 0 {
-                pr_err!(
-                    "{}: page {:#x} is not {}: pv {:#018x} raw {:#018x}\n",
-                    self.cfg.scenario,
-                    m.addr,
-                    m.want,
-                    m.pv,
-                    m.raw
-                );
-            }
+            pr_err_rl!(
+                "{}: {} page(s) not {} after a transition (first_failure in results)\n",
+                self.cfg.scenario,
+                bad,
+                m.want
+            );
             self.st.verify_failures += bad;
             self.st.first(m.addr as u64, m.pv, m.raw);
         }
@@ -103,17 +119,27 @@ impl Worker<'_> {
         }
     }
 
-    /// One timed change of `set` to `mode`, then its check.
-    fn change(&mut self, set: &mut PageSet, op: Op, api: Api, mode: CacheMode) -> Result {
+    /// One timed change of `set` to `mode`, then its check. The worker's
+    /// `inject_miss` transition is its first non-WB one: the first page
+    /// of the set is left out of the call while the check still expects
+    /// `mode` (so exactly that page fails it); `true` when this was it.
+    fn change(&mut self, set: &mut PageSet, op: Op, api: Api, mode: CacheMode) -> Result<bool> {
         let pages = set.pages();
-        self.timed(op, pages, || set.set(api, mode))?;
+        let inject = self.inject && mode != CacheMode::Wb && pages > 0;
+        if inject {
+            self.inject = false;
+            self.st.inject_addr = set.first_addr() as u64;
+            self.timed(op, pages, || set.set_skipping_first(api, mode))?;
+        } else {
+            self.timed(op, pages, || set.set(api, mode))?;
+        }
         self.verify(op, set, mode);
-        Ok(())
+        Ok(inject)
     }
 
     /// Contiguous runs of `pages` pages (blocks of order 10 at most).
     fn contiguous(&self) -> Result<PageSet> {
-        PageSet::alloc(object_orders(self.cfg.pages, MAX_ORDER))
+        PageSet::alloc_object(self.cfg.pages, MAX_ORDER)
     }
 
     /// AGP cursor and GTT scratch pages: `set_pages_uc`, `set_pages_wb`.
@@ -146,30 +172,18 @@ impl Worker<'_> {
 
     /// Batches through the array calls, with the refused second WC.
     fn pages_array(&mut self) -> Result {
-        let mut set = PageSet::alloc((0..self.cfg.pages).map(|_| 0))?;
-        for _ in 0..self.cfg.iterations {
+        let mut set = PageSet::alloc_object(self.cfg.pages, 0)?;
+        for it in 0..self.cfg.iterations {
             if self.ex.stopping() {
                 break;
             }
-            self.change(&mut set, Op::ArrayWc, Api::Array, CacheMode::Wc)?;
+            let injected = self.change(&mut set, Op::ArrayWc, Api::Array, CacheMode::Wc)?;
             // With PAT on, a page that is not WB cannot be reserved again.
-            let pages = set.pages();
-            let start = now();
-            let again = set.set_again(Api::Array, CacheMode::Wc);
-            let ns = (now() - start).max(0) as u64;
-            let o = self.st.op(self.cfg.scenario, Op::ArrayWcAgain);
-            match (again, o) {
-                (Err(_), Some(o)) => o.record_ok(pages as u64, ns),
-                (Err(_), None) => {}
-                (Ok(()), o) => {
-                    if let Some(o) = o {
-                        o.record_error();
-                    }
-                    self.st.errors += 1;
-                    pr_err!("pages_array: a second set_pages_array_wc on WC pages was accepted\n");
-                }
+            // The kernel logs each refusal (`reserve_ram_pages_type`), so it
+            // is asked once per run: worker 0, first iteration.
+            if self.id == 0 && it == 0 {
+                self.wc_again(&mut set, injected);
             }
-            self.verify(Op::ArrayWcAgain, &set, CacheMode::Wc);
             self.change(&mut set, Op::ArrayWb, Api::Array, CacheMode::Wb)?;
             self.change(&mut set, Op::ArrayUc, Api::Array, CacheMode::UcMinus)?;
             self.change(&mut set, Op::ArrayWb, Api::Array, CacheMode::Wb)?;
@@ -177,15 +191,41 @@ impl Worker<'_> {
         Ok(())
     }
 
+    /// A second `set_pages_array_wc` on WC pages, which the kernel must
+    /// refuse; then the pages are checked still WC. After an `inject_miss`
+    /// transition the skipped page is WB, already counted: not checked
+    /// again.
+    fn wc_again(&mut self, set: &mut PageSet, injected: bool) {
+        let pages = set.pages();
+        let start = now();
+        let again = set.set_again(Api::Array, CacheMode::Wc);
+        let ns = (now() - start).max(0) as u64;
+        let o = self.st.op(self.cfg.scenario, Op::ArrayWcAgain);
+        match (again, o) {
+            (Err(_), Some(o)) => o.record_ok(pages as u64, ns),
+            (Err(_), None) => {}
+            (Ok(()), o) => {
+                if let Some(o) = o {
+                    o.record_error();
+                }
+                self.st.errors += 1;
+                pr_err_rl!("pages_array: a second set_pages_array_wc on WC pages was accepted\n");
+            }
+        }
+        if !injected {
+            self.verify(Op::ArrayWcAgain, set, CacheMode::Wc);
+        }
+    }
+
     /// The seed's regression: WC, `set_pages_array_wb`, and every page
     /// checked WB through the accessor *before* it is freed; a page that
-    /// is not is reported with both views and leaked, never freed.
+    /// is not is reported and leaked, never freed.
     fn wc_wb_free(&mut self) -> Result {
         for _ in 0..self.cfg.iterations {
             if self.ex.stopping() {
                 break;
             }
-            let mut set = PageSet::alloc((0..self.cfg.pages).map(|_| 0))?;
+            let mut set = PageSet::alloc_object(self.cfg.pages, 0)?;
             self.change(&mut set, Op::ArrayWc, Api::Array, CacheMode::Wc)?;
             let pages = set.pages();
             self.timed(Op::ArrayWb, pages, || set.set(Api::Array, CacheMode::Wb))?;
@@ -209,11 +249,13 @@ impl Worker<'_> {
     /// Objects of mixed orders bound WC or UC- with one array call for
     /// their new pages, written, released into the pool, reused from it;
     /// the pool is evicted by the shrinker, the `evict` knob, and by the
-    /// workers when it holds more than its share.
-    fn gem_evict(&mut self, id: u32) -> Result {
+    /// workers when it holds more than its share. With `verify` on, every
+    /// page of a reused block is checked again when it is rebound.
+    fn gem_evict(&mut self) -> Result {
         let pool = self.ex.pool();
-        let mut rng = XorShift::new(u64::from(id) + 1);
+        let mut rng = XorShift::new(u64::from(self.id) + 1);
         let limit = self.cfg.pages * POOL_OBJECTS * self.cfg.threads;
+        let max_blocks = object_blocks(self.cfg.pages, self.cfg.max_order) as usize;
         for it in 0..self.cfg.iterations {
             if self.ex.stopping() {
                 break;
@@ -224,16 +266,28 @@ impl Worker<'_> {
                 (Op::GemBindUc, CacheMode::UcMinus)
             };
             let size = rng.in_1_to(self.cfg.pages);
-            let mut reused = KVec::new();
-            let mut fresh = PageSet::new();
+            // Exact sizes up front: nothing grows by doubling below.
+            let blocks = object_blocks(size, self.cfg.max_order) as usize;
+            let mut reused = KVVec::with_capacity(blocks.min(max_blocks), GFP_KERNEL)?;
+            let mut fresh = PageSet::with_capacity(size as usize, blocks)?;
             for order in object_orders(size, self.cfg.max_order) {
                 match pool.take(order, mode) {
                     Some(e) => reused.push(e, GFP_KERNEL)?,
                     None => fresh.push(cpa::Block::alloc(order)?)?,
                 }
+                cpa::resched();
             }
+            let mut injected = false;
             if fresh.pages() > 0 {
-                self.change(&mut fresh, op, Api::Array, mode)?;
+                injected = self.change(&mut fresh, op, Api::Array, mode)?;
+            }
+            if injected {
+                // The skipped page joins the pool as `mode` like the others:
+                // its CPA call is made now, after the check saw it missing.
+                fresh.repair_first(Api::Array, mode)?;
+            }
+            if self.cfg.verify {
+                self.verify_reused(op, &reused, mode);
             }
             for b in fresh.blocks() {
                 b.fill(0x5a);
@@ -243,9 +297,11 @@ impl Worker<'_> {
             }
             for b in fresh.release_bound() {
                 pool.put(Entry::new(b, mode));
+                cpa::resched();
             }
             for e in reused {
                 pool.put(e);
+                cpa::resched();
             }
             let held = pool.pages();
             if held > limit {
@@ -255,57 +311,45 @@ impl Worker<'_> {
         Ok(())
     }
 
-    /// `ioremap_*` of a PCI memory BAR, each mapping's PTEs checked, and
-    /// the kernel's memtype bookkeeping read back from `pat_memtype_list`.
-    fn ioremap(&mut self, bar: Bar, id: u32) -> Result {
-        let mut facts = IoremapFacts::default();
-        let mut size = 0u64;
-        // SAFETY: all pointers are to valid locals; `dev` is NUL-padded.
-        let r = unsafe {
-            ffi::pte_attrs_glue_find_bar(
-                bar.dev.as_ptr() as *const c_char,
-                kernel::ffi::c_int::from(bar.index),
-                facts.dev.as_mut_ptr() as *mut c_char,
-                facts.dev.len() - 1,
-                &mut facts.start,
-                &mut size,
-            )
-        };
-        if r != 0 {
-            let dev = match cstr_field(&bar.dev) {
-                "" => "any display-class PCI device",
-                d => d,
-            };
-            if r == EACCES.to_errno() {
-                pr_err!(
-                    "ioremap: BAR {} of {} is not prefetchable: a WC or cacheable mapping could let the CPU read device registers speculatively\n",
-                    bar.index,
-                    dev
-                );
-                return Err(EACCES);
-            }
-            pr_err!(
-                "ioremap: no prefetchable memory BAR {} on {}\n",
-                bar.index,
-                dev
-            );
-            return Err(ENODEV);
+    /// Checks every page of the reused blocks against `mode`, counted as
+    /// `op`'s checks.
+    fn verify_reused(&mut self, op: Op, reused: &[Entry], mode: CacheMode) {
+        if reused.is_empty() {
+            return;
         }
-        // Each thread maps its own slice of at most 2 MiB: enough pages to
-        // check, cheap to map, and no thread's mapping is another's
-        // conflict (a range has one memtype at a time).
-        let slice = (size / self.cfg.threads.max(1)).min(2 << 20) & !0xfff;
+        let start = now();
+        let expect = cpa::Expect::new(mode);
+        let (mut bad, mut first, mut pages) = (0, None, 0);
+        for b in reused.iter().filter_map(Entry::block) {
+            let (n, f) = expect.check_range(b.addr(), b.len());
+            bad += n;
+            first = first.or(f);
+            pages += b.len();
+        }
+        self.st.verify_ns += (now() - start).max(0) as u64;
+        if let Some(o) = self.st.op(self.cfg.scenario, op) {
+            o.record_verify_failures(bad);
+        }
+        self.counted(pages, bad, first);
+    }
+
+    /// `ioremap_*` of the run's claimed PCI memory BAR, each mapping's
+    /// PTEs checked, and the kernel's memtype bookkeeping read back from
+    /// `pat_memtype_list`.
+    fn ioremap(&mut self, bar: &ClaimedBar) -> Result {
+        let id = self.id;
+        let mut facts = IoremapFacts {
+            dev: bar.dev,
+            start: bar.start,
+            ..IoremapFacts::default()
+        };
+        // Each thread maps its own slice of at most 2 MiB (checked at the
+        // start of the run to be at least a page).
+        let slice = (bar.size / self.cfg.threads.max(1)).min(2 << 20) & !0xfff;
         if slice == 0 {
-            pr_err!(
-                "ioremap: the BAR is too small for {} threads\n",
-                self.cfg.threads
-            );
             return Err(EINVAL);
         }
         facts.size = slice;
-        if id == 0 {
-            self.ex.set_ioremap_facts(facts);
-        }
         let base = facts.start + u64::from(id) * slice;
         let len = slice as usize;
         let pages = len >> 12;
@@ -325,8 +369,10 @@ impl Worker<'_> {
                 let start = base;
                 let r = self.timed(op, pages, || {
                     // The range is a prefetchable memory BAR of a PCI device
-                    // (`find_bar`): the CPU may read it speculatively through
-                    // this mapping, as through any, and we never access it.
+                    // with memory decoding on, claimed by this run (no
+                    // driver has it): the CPU may read it speculatively
+                    // through this mapping, as through any, and we never
+                    // access it.
                     // SAFETY: mapping such a range has no other effect.
                     addr = unsafe { map(start, len as c_ulong) };
                     if addr.is_null() {
@@ -390,6 +436,9 @@ impl Worker<'_> {
         let mut bad = 0;
         let mut first = None;
         for i in 0..len >> 12 {
+            if i % 512 == 511 {
+                cpa::resched();
+            }
             let addr = m.0 as usize + (i << 12);
             let r = first_mode.check(addr).or_else(|e| match &second_mode {
                 Some(s) => s.check(addr).map_err(|_| e),
