@@ -82,10 +82,12 @@ guest="loglevel=$loglevel panic=-1 oops=panic log_buf_len=4M harness=$MODE harne
 if [ "$FLAVOR" = debug ]; then
 	guest="$guest panic_on_warn=1 watchdog_thresh=5 rcupdate.rcu_cpu_stall_timeout=10"
 fi
-# The fuzzer's settings reach the guest's tests as environment variables
-# (the kernel hands unknown name=value parameters to /init).
+# The settings of the fuzzer, the big VM and some tests reach the guest
+# as environment variables (the kernel hands unknown name=value
+# parameters to /init; a list takes commas, not spaces).
 for v in PTE_ATTRS_FUZZ_SEED PTE_ATTRS_FUZZ_OPS PTE_ATTRS_FUZZ_PROCS PTE_ATTRS_FUZZ_TRACE \
-	PTE_ATTRS_BIGVM_ITERATIONS PTE_ATTRS_BIGVM_SCENARIOS PTE_ATTRS_BIGVM_THREADS; do
+	PTE_ATTRS_BIGVM_ITERATIONS PTE_ATTRS_BIGVM_SCENARIOS PTE_ATTRS_BIGVM_THREADS \
+	PTE_ATTRS_FAULT_ROUNDS PTE_ATTRS_FAULT_PROBABILITY PTE_ATTRS_UNLOAD_CYCLES; do
 	if [ -n "${!v:-}" ]; then guest="$guest $v=${!v}"; fi
 done
 

@@ -20,15 +20,14 @@ knob hold 0
 ex_defaults
 knob reset 1
 
-# prefetchable_bar DEV: the index of DEV's first prefetchable memory BAR
-# (IORESOURCE_MEM 0x200 | IORESOURCE_PREFETCH 0x2000), and its range in
-# BAR_START/BAR_END; fails if it has none.
+# prefetchable_bar DEV: DEV's first prefetchable memory BAR
+# (IORESOURCE_MEM 0x200 | IORESOURCE_PREFETCH 0x2000): its index in
+# BAR_INDEX, its range in BAR_START/BAR_END; fails if it has none.
 prefetchable_bar() {
 	i=0
 	while read -r start end flags; do
 		if [ $((flags & 0x2200)) = $((0x2200)) ] && [ $((end)) -gt $((start)) ]; then
-			BAR_START=$start BAR_END=$end
-			echo $i
+			BAR_INDEX=$i BAR_START=$start BAR_END=$end
 			return 0
 		fi
 		i=$((i + 1))
@@ -44,7 +43,7 @@ display_devices() {
 		case $(cat "$d/class") in 0x03*) ;; *) continue ;; esac
 		if [ -e "$d/driver" ]; then b=1; else b=0; fi
 		[ "$b" = "$1" ] || continue
-		prefetchable_bar "${d##*/}" >/dev/null && echo "${d##*/}"
+		prefetchable_bar "${d##*/}" && echo "${d##*/}"
 	done
 }
 
@@ -65,7 +64,8 @@ ktap_print_msg "display devices: bound ${bound:-none}, first unbound ${unbound:-
 # (1-3) A device whose driver is bound.
 if [ -n "$bound" ]; then
 	drv=$(readlink "/sys/bus/pci/devices/$bound/driver")
-	bar=$(prefetchable_bar "$bound")
+	prefetchable_bar "$bound"
+	bar=$BAR_INDEX
 	before=$(memtypes_in "$BAR_START" "$BAR_END")
 	ktap_print_msg "$bound/$bar ($BAR_START-$BAR_END) is bound to ${drv##*/}; its memtypes:" $before
 	knob scenario ioremap

@@ -13,6 +13,9 @@
 # it started: the `sync` write returned success and `results` counts the
 # failure in `errors`. After each run only the GEM pool's live blocks may
 # be non-WB in the direct map, and nothing once the pool is evicted.
+# PTE_ATTRS_FAULT_PROBABILITY (default 20, in percent) sets how often an
+# allocation fails (100: every run is refused at once, and the test must
+# say that no run failed partway).
 DIR=$(dirname "$(readlink -f "$0")")
 . "$DIR/../kselftest/ktap_helpers.sh"
 . "$DIR/pte_attrs_lib.sh"
@@ -26,13 +29,14 @@ if [ ! -d "$FS" ] || [ ! -d "$FP" ]; then
 fi
 SCENARIOS="set_pages pages_array set_memory ioremap gem_evict wc_wb_free"
 ROUNDS=${PTE_ATTRS_FAULT_ROUNDS:-10}
+PROBABILITY=${PTE_ATTRS_FAULT_PROBABILITY:-20}
 ktap_set_plan 11
 pa_load
 ex_defaults
 knob evict 1
 TIMES=100000
 for d in $FS $FP; do
-	echo 20 >$d/probability
+	echo "$PROBABILITY" >$d/probability
 	echo 1 >$d/interval
 	echo $TIMES >$d/times
 	echo 0 >$d/verbose

@@ -194,6 +194,7 @@ DMAP_BASELINE=/tmp/dmap-baseline
 # dmap_nonwb: the non-WB ranges of the direct map, one "first end" pair
 # of page numbers a line, counted from the start of the direct map.
 dmap_nonwb() {
+	[ -r "$PTDUMP" ] || return 0
 	sed -n '/^---\[ Low Kernel Mapping \]---/,/^---\[/p' "$PTDUMP" | grep '^0x' >/tmp/dmap.lines
 	base=$(head -n 1 /tmp/dmap.lines)
 	base=${base%%-*}
@@ -235,6 +236,10 @@ dmap_extra() {
 # dmap_check DESC [ALLOWED]: one KTAP result: at most ALLOWED (default 0)
 # direct-map pages are non-WB beyond the baseline.
 dmap_check() {
+	if [ ! -r "$PTDUMP" ]; then
+		ktap_test_skip "$1: no $PTDUMP (CONFIG_PTDUMP_DEBUGFS)"
+		return
+	fi
 	: >/tmp/dmap-extra
 	extra=$(dmap_extra)
 	if [ "$extra" -le "${2:-0}" ]; then
