@@ -100,14 +100,16 @@ if [ "$FLAVOR" = xen ]; then
 	[ -f "$xen" ] && [ "$xen" -nt /boot/xen-4.17-amd64.gz ] ||
 		gunzip -c /boot/xen-4.17-amd64.gz >"$xen"
 	[ "${accel[1]}" = tcg ] && accel=(-accel tcg -cpu Haswell-noTSX)
-	# The big VM gives dom0 all but 1 GiB of a VM_MEM of whole GiB.
+	# The big VM gives dom0 all but 1 GiB of a VM_MEM of whole GiB. (qemu
+	# separates the multiboot modules with commas: a comma of the dom0
+	# command line is written twice.)
 	dom0_mem=${XEN_DOM0_MEM:-1024M}
 	if [ "$MODE" = bigvm ] && [ -z "${XEN_DOM0_MEM:-}" ] && [[ "$VM_MEM" =~ ^([0-9]+)G$ ]]; then
 		dom0_mem=$((BASH_REMATCH[1] - 1))G
 	fi
 	boot=(-kernel "$xen"
 		-append "console=com1 com1=115200 dom0_mem=$dom0_mem loglvl=all guest_loglvl=all"
-		-initrd "$KDIR/arch/x86/boot/bzImage console=hvc0 earlyprintk=xen $guest,$INITRAMFS")
+		-initrd "$KDIR/arch/x86/boot/bzImage console=hvc0 earlyprintk=xen ${guest//,/,,},$INITRAMFS")
 else
 	boot=(-kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$INITRAMFS" -append "console=ttyS0 $guest")
 fi
