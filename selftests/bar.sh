@@ -115,8 +115,9 @@ claim=$(grep -i ': pte_attrs$' /proc/iomem | sed 's/^ *//')
 ktap_print_msg "held $(pa_get ioremap.held) of $(pa_get ioremap.device) at $start; /proc/iomem: ${claim:-no pte_attrs claim}"
 # claims_start: one of the pte_attrs claims holds the mapped start.
 claims_start() {
-	[ -n "$start" ] || return 1
+	[ -n "$start" ] && [ -n "$claim" ] || return 1
 	echo "$claim" | while read -r range rest; do
+		[ -n "$range" ] || continue
 		lo=${range%-*}
 		hi=${range#*-}
 		[ $((0x$lo)) -le $((start)) ] && [ $((start)) -le $((0x$hi)) ] && echo yes
