@@ -10,14 +10,14 @@
 # warning, lockup, stall or hung task). One "harness: ok|not ok" line per
 # check (counted by the host), one "bigvm:" line per run.
 #
-# PTE_ATTRS_BIGVM_ITERATIONS (default 1), PTE_ATTRS_BIGVM_SCENARIOS
+# PTE_ATTRS_BIGVM_ITERATIONS (default 2), PTE_ATTRS_BIGVM_SCENARIOS
 # (default all six) and PTE_ATTRS_BIGVM_THREADS (default "16 1") come
 # from the kernel command line.
 D=/sys/kernel/debug/pte_attrs
 # shellcheck disable=SC1091
 . /kselftest/pte_attrs/pte_attrs_lib.sh
 
-ITER=${PTE_ATTRS_BIGVM_ITERATIONS:-1}
+ITER=${PTE_ATTRS_BIGVM_ITERATIONS:-2}
 SCENARIOS=${PTE_ATTRS_BIGVM_SCENARIOS:-set_pages pages_array set_memory ioremap gem_evict wc_wb_free}
 SCENARIOS=$(echo "$SCENARIOS" | tr ',' ' ')
 THREADS=${PTE_ATTRS_BIGVM_THREADS:-16 1}
