@@ -45,8 +45,9 @@ dmap_check_pool "after stop, nothing is non-WB in the direct map but the pool's 
 knob evict 1
 dmap_check "after stop and evict, nothing is non-WB in the direct map"
 
-# Runs stopped halfway, while their pages are WC or UC-: every page back
-# to WB when `stop` returns.
+# Runs stopped halfway through their iterations (workers stop between
+# two steps and drop their page sets on the way out): every page back to
+# WB when `stop` returns.
 bad=
 for sc in set_pages pages_array set_memory wc_wb_free; do
 	ex_defaults
