@@ -5,16 +5,18 @@
 #   make check    host unit tests, lint build, every kselftest in the VM
 #   make bench    in-kernel benchmarks (accessor, CPA), ratios side by side
 #   make shell    the VM with an interactive shell
+#   make bigvm    every scenario at the largest size an 8 GiB VM admits
 #   make module   just the .ko files (KDIR=/path/to/kernel to pick a kernel)
 #
 # Variables: FLAVOR=native|xen|debug  ACCEL=auto|tcg|kvm  KDIR=...
 #            PTE_ATTRS_CACHE=dir (default ~/.cache/pte_attrs)  VM_TIMEOUT=s
+#            VM_MEM=size (bigvm: 8G)
 
-.PHONY: all module run shell check bench setup kernel host-test fmt clean
+.PHONY: all module run shell check bench bigvm setup kernel host-test fmt clean
 
 all: module
 
-module run shell check bench:
+module run shell check bench bigvm:
 	@scripts/harness.sh $@
 
 setup:
@@ -26,10 +28,16 @@ kernel: setup
 host-test:
 	cd host && cargo test
 
+# The kernel's rustfmt settings: KDIR's when it has them, else the
+# harness tree's.
 fmt:
-	/usr/bin/rustfmt --edition 2021 \
-		--config-path "$${PTE_ATTRS_CACHE:-$$HOME/.cache/pte_attrs}/linux-source-6.12/.rustfmt.toml" \
-		src/*.rs host/lib.rs
+	@cfg="$(KDIR)/.rustfmt.toml"; \
+	if [ -z "$(KDIR)" ] || [ ! -f "$$cfg" ]; then \
+		[ -z "$(KDIR)" ] || echo "KDIR=$(KDIR) has no .rustfmt.toml: using the harness tree's"; \
+		cfg="$${PTE_ATTRS_CACHE:-$$HOME/.cache/pte_attrs}/linux-source-6.12/.rustfmt.toml"; \
+	fi; \
+	echo "rustfmt --config-path $$cfg"; \
+	/usr/bin/rustfmt --edition 2021 --config-path "$$cfg" src/*.rs host/lib.rs
 
 clean:
 	@if [ -n "$(KDIR)" ] || [ -f "$${PTE_ATTRS_CACHE:-$$HOME/.cache/pte_attrs}/linux-source-6.12/Makefile" ]; then \

@@ -45,6 +45,7 @@ depmod -b "$root" "$krel"
 
 install -D -m 0755 "$ROOT/scripts/guest/demo.sh" "$root/usr/share/pte_attrs/demo.sh"
 install -D -m 0755 "$ROOT/scripts/guest/bench.sh" "$root/usr/share/pte_attrs/bench.sh"
+install -D -m 0755 "$ROOT/scripts/guest/bigvm.sh" "$root/usr/share/pte_attrs/bigvm.sh"
 
 # kselftest install layout.
 ksft=$root/kselftest

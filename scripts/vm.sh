@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boots the test VM in one of the modes of scripts/guest/init and judges it.
 #
-# Usage: vm.sh run|check|shell KDIR INITRAMFS
+# Usage: vm.sh run|check|bench|bigvm|shell KDIR INITRAMFS
 #
 # The console (ttyS0) goes to OUT/console.log; the guest's results come
 # back on a second serial port (ttyS1) into OUT/results.txt and end with a
@@ -17,9 +17,15 @@ KDIR=$2
 INITRAMFS=$3
 ACCEL=${ACCEL:-auto}
 case "$MODE" in
-check | bench) VM_TIMEOUT=${VM_TIMEOUT:-2400} ;;
+# check: the debug flavor's 10,000-operation fuzz alone takes about 10
+# minutes under TCG.
+check | bench) VM_TIMEOUT=${VM_TIMEOUT:-3600} ;;
+bigvm) VM_TIMEOUT=${VM_TIMEOUT:-7200} ;;
 *) VM_TIMEOUT=${VM_TIMEOUT:-900} ;;
 esac
+# The big VM (make bigvm): enough memory that the pre-check admits the
+# largest runs.
+[ "$MODE" = bigvm ] && VM_MEM=${VM_MEM:-8G}
 
 mkdir -p "$OUT"
 console=$OUT/console.log
@@ -66,11 +72,22 @@ esac
 # check keeps the whole kernel log on the console (it is scanned); run and
 # shell keep it to warnings and worse, so that the demo reads cleanly.
 loglevel=8
-case "$MODE" in check | bench) ;; *) loglevel=5 ;; esac
-guest="loglevel=$loglevel panic=-1 oops=panic harness=$MODE harness_out=ttyS1"
-# The fuzzer's settings reach the guest's tests as environment variables
-# (the kernel hands unknown name=value parameters to /init).
-for v in PTE_ATTRS_FUZZ_SEED PTE_ATTRS_FUZZ_OPS PTE_ATTRS_FUZZ_PROCS PTE_ATTRS_FUZZ_TRACE; do
+case "$MODE" in check | bench | bigvm) ;; *) loglevel=5 ;; esac
+# log_buf_len=4M: the whole boot log stays in the ring buffer (the guest
+# also saves it at once, to /tmp/boot-dmesg).
+guest="loglevel=$loglevel panic=-1 oops=panic log_buf_len=4M harness=$MODE harness_out=ttyS1"
+# The debug (hardened) flavor: a WARN is a crash, as on kernels that set
+# panic_on_warn; soft lockups are reported after 2 x watchdog_thresh =
+# 10 s, RCU stalls after 10 s.
+if [ "$FLAVOR" = debug ]; then
+	guest="$guest panic_on_warn=1 watchdog_thresh=5 rcupdate.rcu_cpu_stall_timeout=10"
+fi
+# The settings of the fuzzer, the big VM and some tests reach the guest
+# as environment variables (the kernel hands unknown name=value
+# parameters to /init; a list takes commas, not spaces).
+for v in PTE_ATTRS_FUZZ_SEED PTE_ATTRS_FUZZ_OPS PTE_ATTRS_FUZZ_PROCS PTE_ATTRS_FUZZ_TRACE \
+	PTE_ATTRS_BIGVM_ITERATIONS PTE_ATTRS_BIGVM_SCENARIOS PTE_ATTRS_BIGVM_THREADS \
+	PTE_ATTRS_FAULT_ROUNDS PTE_ATTRS_FAULT_PROBABILITY PTE_ATTRS_UNLOAD_CYCLES; do
 	if [ -n "${!v:-}" ]; then guest="$guest $v=${!v}"; fi
 done
 
@@ -83,14 +100,26 @@ if [ "$FLAVOR" = xen ]; then
 	[ -f "$xen" ] && [ "$xen" -nt /boot/xen-4.17-amd64.gz ] ||
 		gunzip -c /boot/xen-4.17-amd64.gz >"$xen"
 	[ "${accel[1]}" = tcg ] && accel=(-accel tcg -cpu Haswell-noTSX)
+	# The big VM gives dom0 all but 1 GiB of a VM_MEM of whole GiB. (qemu
+	# separates the multiboot modules with commas: a comma of the dom0
+	# command line is written twice.)
+	dom0_mem=${XEN_DOM0_MEM:-1024M}
+	if [ "$MODE" = bigvm ] && [ -z "${XEN_DOM0_MEM:-}" ] && [[ "$VM_MEM" =~ ^([0-9]+)G$ ]]; then
+		dom0_mem=$((BASH_REMATCH[1] - 1))G
+	fi
 	boot=(-kernel "$xen"
-		-append "console=com1 com1=115200 dom0_mem=${XEN_DOM0_MEM:-1024M} loglvl=all guest_loglvl=all"
-		-initrd "$KDIR/arch/x86/boot/bzImage console=hvc0 earlyprintk=xen $guest,$INITRAMFS")
+		-append "console=com1 com1=115200 dom0_mem=$dom0_mem loglvl=all guest_loglvl=all"
+		-initrd "$KDIR/arch/x86/boot/bzImage console=hvc0 earlyprintk=xen ${guest//,/,,},$INITRAMFS")
 else
 	boot=(-kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$INITRAMFS" -append "console=ttyS0 $guest")
 fi
+# Two display devices at fixed addresses (00:02.0 is qemu's default NIC):
+# the VGA at 00:03.0, which the debug flavor's bochs DRM driver binds, and
+# a secondary-vga at 00:05.0, which the guest's init keeps unbound (it
+# unbinds it if a driver took it): the exerciser's `auto` BAR.
 qemu=(qemu-system-x86_64 "${accel[@]}" -m "${VM_MEM:-2G}" -smp "${VM_CPUS:-2}"
-	-no-reboot -display none -monitor none "${boot[@]}" -device VGA)
+	-no-reboot -display none -monitor none "${boot[@]}"
+	-device VGA,addr=03.0 -device secondary-vga,addr=05.0)
 
 say "Booting the $FLAVOR VM (${accel[1]}, mode $MODE, timeout ${VM_TIMEOUT}s; console: $console)"
 start=$SECONDS
@@ -107,7 +136,7 @@ run)
 	tail -n +1 -f --pid="$qpid" "$console" 2>/dev/null || true
 	wait "$qpid" || qrc=$?
 	;;
-check | bench)
+check | bench | bigvm)
 	timeout -k 5 "$VM_TIMEOUT" "${qemu[@]}" -serial "file:$console" -serial "file:$results" \
 		</dev/null >"$OUT/qemu.log" 2>&1 &
 	qpid=$!
@@ -132,6 +161,10 @@ if ! grep -q '^PTE_ATTRS_HARNESS_DONE' "$results"; then
 	check_done=fail
 fi
 bad_re='Oops|BUG:|WARNING:|Call Trace|possible recursive locking|possible circular locking|inconsistent lock state|INFO: task .* blocked|Kernel panic|general protection fault|kernel BUG|UBSAN|KASAN|kmemleak: [0-9]+ new suspected'
+# Detectors of the debug flavor: RCU stalls ("rcu: INFO: rcu_sched
+# detected stalls on CPUs/tasks", "... self-detected stall on CPU"), soft
+# and hard lockups, hung tasks, a panic_on_warn panic.
+bad_re="$bad_re|rcu: INFO: .*detected stall|self-detected stall|soft lockup|hard LOCKUP|blocked for more than [0-9]+ seconds|panic_on_warn set"
 # Xen's own reports of a crashed domain or of its own panic.
 bad_re="$bad_re|\\(XEN\\) .*(Domain [0-9]+ crashed|domain_crash|Panic on CPU|FATAL TRAP|Assertion .* failed)"
 # An allocation failure report (warn_alloc(): a header, a stack trace up to

@@ -2,13 +2,16 @@
 # SPDX-License-Identifier: GPL-2.0
 # The exerciser's refusals: -EINVAL for every value out of range (with a
 # pr_err naming the knob), -EBUSY for a second run, -ENOMEM before
-# anything changes; stop ends a run cleanly; verify=0 really skips checks.
+# anything changes; stop ends a run cleanly and leaves nothing non-WB in
+# the direct map (but the pool's blocks, until evicted); a BAR that is not
+# prefetchable is refused at the `run` write; reset clears the results;
+# verify=0 really skips checks.
 DIR=$(dirname "$(readlink -f "$0")")
 . "$DIR/../kselftest/ktap_helpers.sh"
 . "$DIR/pte_attrs_lib.sh"
 
 ktap_print_header
-ktap_set_plan 9
+ktap_set_plan 15
 pa_load
 ex_defaults
 knob reset 1
@@ -38,7 +41,34 @@ ktap_check "a run while one is in progress gets EBUSY (and so does reset)" test 
 knob stop 1
 PA_REPORT=$(cat "$PA_DIR/results")
 expect "stop ends the run cleanly" state=stopped errors=0 verify_failures=0
+dmap_check_pool "after stop, nothing is non-WB in the direct map but the pool's blocks"
 knob evict 1
+dmap_check "after stop and evict, nothing is non-WB in the direct map"
+
+# Runs stopped halfway through their iterations (workers stop between
+# two steps and drop their page sets on the way out): every page back to
+# WB when `stop` returns.
+bad=
+for sc in set_pages pages_array set_memory wc_wb_free; do
+	ex_defaults
+	knob scenario $sc
+	knob pages 64
+	knob threads 2
+	knob iterations 1000000
+	knob run 1
+	sleep 0.5
+	knob stop 1
+	extra=$(dmap_extra)
+	ktap_print_msg "$sc stopped ($(ex_state)): $extra direct-map pages non-WB beyond the baseline"
+	[ "$extra" = 0 ] || bad="$bad $sc:$extra"
+done
+ktap_check "runs stopped halfway leave nothing non-WB in the direct map" test -z "$bad"
+
+# reset clears the results of the last run, its time and its config.
+ex_run set_pages pages=4 iterations=2
+knob reset 1
+PA_REPORT=$(cat "$PA_DIR/results")
+expect "reset: state=idle, elapsed_ns=0, ops=0" state=idle elapsed_ns=0 ops=0
 
 # More than memory allows: refused before anything changes.
 knob reset 1
@@ -49,12 +79,16 @@ dmesg_mark enomem
 refused "memory" run 1
 ktap_check "a run larger than memory gets ENOMEM" test $? = 0
 ktap_check "... and changed nothing" test "$(ex_state)" = idle
+dmap_check "after the refused run, nothing is non-WB in the direct map"
 
-# A memory BAR that is not prefetchable (device registers) is never mapped.
+# A memory BAR that is not prefetchable (device registers) is never mapped:
+# the `run` write itself is refused with EINVAL, before any worker starts.
 # /sys/bus/pci/devices/*/resource: "start end flags" per BAR;
-# IORESOURCE_MEM 0x200, IORESOURCE_PREFETCH 0x2000.
+# IORESOURCE_MEM 0x200, IORESOURCE_PREFETCH 0x2000. A device with no
+# driver, so that the refusal is for the BAR, not for a driver that owns it.
 regs=
 for d in /sys/bus/pci/devices/*; do
+	[ -e "$d/driver" ] && continue
 	i=0
 	while read -r start end flags; do
 		if [ $((flags & 0x200)) != 0 ] && [ $((flags & 0x2000)) = 0 ] && [ $((end)) -gt $((start)) ]; then
@@ -67,13 +101,22 @@ for d in /sys/bus/pci/devices/*; do
 done
 if [ -n "$regs" ]; then
 	ex_defaults
+	knob reset 1
+	knob scenario ioremap
+	knob iterations 1
+	knob bar "$regs"
 	dmesg_mark regs
-	ex_run ioremap bar="$regs" iterations=1
-	ktap_print_msg "BAR $regs: ops=$(pa_get ops) errors=$(pa_get errors)"
-	ktap_check "a non-prefetchable BAR ($regs) is refused, never mapped" \
-		sh -c "[ '$(pa_get ops)' = 0 ] && [ '$(pa_get errors)' = 1 ] && dmesg | sed -n '/pte_attrs-selftest-mark regs\$/,\$p' | grep -q 'is not prefetchable'"
+	out=$( (echo 1 >"$PA_DIR/run") 2>&1)
+	wrc=$?
+	ktap_print_msg "BAR $regs: run write: exit $wrc ${out:-(no error)}; state=$(ex_state)"
+	ex_wait
+	ktap_check "a non-prefetchable BAR ($regs): the run write fails with EINVAL" \
+		sh -c "[ $wrc != 0 ] && echo '$out' | grep -q 'Invalid argument'"
+	ktap_check "... the log says it 'is not prefetchable', nothing ran" \
+		sh -c "[ '$(ex_state)' = idle ] && echo '$(dmesg_since regs | grep -c 'is not prefetchable')' | grep -qv '^0$'"
 else
-	ktap_test_skip "no non-prefetchable memory BAR in this machine"
+	ktap_test_skip "no non-prefetchable memory BAR without a driver in this machine"
+	ktap_test_skip "no non-prefetchable memory BAR without a driver in this machine"
 fi
 
 ex_defaults

@@ -7,7 +7,7 @@ DIR=$(dirname "$(readlink -f "$0")")
 . "$DIR/pte_attrs_lib.sh"
 
 ktap_print_header
-ktap_set_plan 6
+ktap_set_plan 7
 
 pa_load
 ktap_check "module is loaded" test -d /sys/module/pte_attrs
@@ -31,6 +31,7 @@ if [ ! -e "$PA_DIR" ] && dmesg_since unload | grep -q 'pte_attrs: unloaded'; the
 else
 	ktap_test_fail "rmmod removes the directory and logs 'pte_attrs: unloaded'"
 fi
+dmap_check "after unload, nothing is non-WB in the direct map"
 pa_load
 ktap_check "insmod again recreates the directory" test -f "$PA_DIR/lookup"
 

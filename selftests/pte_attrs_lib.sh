@@ -113,9 +113,24 @@ expect() {
 	fi
 }
 
-# dmesg_since MARK: kernel log lines after the line containing MARK.
-dmesg_mark() { echo "pte_attrs-selftest-mark $1" >/dev/kmsg; }
-dmesg_since() { dmesg | sed -n "/pte_attrs-selftest-mark $1\$/,\$p"; }
+# dmesg_mark NAME: writes a mark to the kernel log. Each mark is unique:
+# NAME, this test's PID and a counter ("pte_attrs-selftest-mark
+# unload.123.2"), and $PA_MARK_LAST holds its text. dmesg_since NAME: the
+# kernel log from the LAST mark NAME this test wrote (so a mark of the
+# same name written by another test, or earlier, never matches).
+PA_MARK_SEQ=0
+dmesg_mark() {
+	PA_MARK_SEQ=$((PA_MARK_SEQ + 1))
+	PA_MARK_LAST="pte_attrs-selftest-mark $1.$$.$PA_MARK_SEQ"
+	echo "$PA_MARK_LAST" >/dev/kmsg
+}
+dmesg_since() {
+	dmesg | awk -v m="pte_attrs-selftest-mark $1.$$." '
+		{ i = index($0, m) }
+		i && substr($0, i + length(m)) ~ /^[0-9]+$/ { n = 0; found = 1 }
+		found { buf[n++] = $0 }
+		END { for (j = 0; j < n; j++) print buf[j] }'
+}
 
 # knob NAME VALUE: writes VALUE to the exerciser knob NAME.
 knob() { echo "$2" >"$PA_DIR/$1"; }
@@ -163,4 +178,83 @@ refused() {
 	out=$( (echo "$3" >"$PA_DIR/$2") 2>&1 )
 	rc=$?
 	[ "$rc" -ne 0 ] && echo "$out" | grep -q "$1"
+}
+
+# --- The direct map -------------------------------------------------------
+# Nothing the module changed may stay non-WB in the kernel's direct map
+# (the "Low Kernel Mapping" section of page_tables/kernel, up to the next
+# "---[" header: arch/x86/mm/dump_pagetables.c) after a run ends, stops or
+# fails, or after unload, except the GEM pool's live blocks before they
+# are evicted. Non-WB: an entry with PWT, PCD or PAT set (WB is PAT index
+# 0 on native and Xen). What was non-WB at boot, before the module was
+# first loaded, is the baseline (/tmp/dmap-baseline, written by the
+# guest's init).
+DMAP_BASELINE=/tmp/dmap-baseline
+
+# dmap_nonwb: the non-WB ranges of the direct map, one "first end" pair
+# of page numbers a line, counted from the start of the direct map.
+dmap_nonwb() {
+	[ -r "$PTDUMP" ] || return 0
+	sed -n '/^---\[ Low Kernel Mapping \]---/,/^---\[/p' "$PTDUMP" | grep '^0x' >/tmp/dmap.lines
+	base=$(head -n 1 /tmp/dmap.lines)
+	base=${base%%-*}
+	grep -E ' (PWT|PCD|PAT) ' /tmp/dmap.lines | while read -r range rest; do
+		lo=${range%-*}
+		hi=${range#*-}
+		echo "$(((lo - base) >> 12)) $(((hi - base) >> 12))"
+	done
+	rm -f /tmp/dmap.lines
+}
+
+# dmap_baseline: writes the baseline, unless there is one.
+dmap_baseline() {
+	[ -f "$DMAP_BASELINE" ] && return
+	[ -d /sys/module/pte_attrs ] &&
+		echo "# dmap: no $DMAP_BASELINE (the harness writes it at boot): taking it now, with the module loaded"
+	dmap_nonwb >"$DMAP_BASELINE"
+}
+
+# dmap_extra: how many pages of the direct map are non-WB now and were not
+# in the baseline. The ranges they are in go to /tmp/dmap-extra.
+dmap_extra() {
+	dmap_baseline
+	dmap_nonwb >/tmp/dmap-now
+	awk -v bf="$DMAP_BASELINE" '
+		BEGIN { nb = 0; while ((getline l < bf) > 0) { split(l, f, " "); bl[nb] = f[1]; bh[nb] = f[2]; nb++ } }
+		{
+			n = $2 - $1
+			for (i = 0; i < nb; i++) {
+				lo = ($1 > bl[i]) ? $1 : bl[i]
+				hi = ($2 < bh[i]) ? $2 : bh[i]
+				if (hi > lo) n -= hi - lo
+			}
+			if (n > 0) { s += n; printf "pages %d-%d (%d not in the baseline)\n", $1, $2, n > "/tmp/dmap-extra" }
+		}
+		END { print s + 0 }' /tmp/dmap-now
+}
+
+# dmap_check DESC [ALLOWED]: one KTAP result: at most ALLOWED (default 0)
+# direct-map pages are non-WB beyond the baseline.
+dmap_check() {
+	if [ ! -r "$PTDUMP" ]; then
+		ktap_test_skip "$1: no $PTDUMP (CONFIG_PTDUMP_DEBUGFS)"
+		return
+	fi
+	: >/tmp/dmap-extra
+	extra=$(dmap_extra)
+	if [ "$extra" -le "${2:-0}" ]; then
+		ktap_test_pass "$1"
+	else
+		ktap_print_msg "direct map: $extra pages non-WB beyond the boot baseline (allowed ${2:-0}):"
+		head -n 5 /tmp/dmap-extra | sed 's/^/#   /'
+		ktap_test_fail "$1"
+	fi
+}
+
+# dmap_check_pool DESC: dmap_check allowing the GEM pool's live blocks
+# (results: pool_pages), which stay WC/UC- until evicted.
+dmap_check_pool() {
+	pool=$(sed -n 's/^pool_pages=//p' "$PA_DIR/results")
+	ktap_print_msg "the GEM pool holds ${pool:-0} pages"
+	dmap_check "$1" "${pool:-0}"
 }

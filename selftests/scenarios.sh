@@ -7,7 +7,7 @@ DIR=$(dirname "$(readlink -f "$0")")
 . "$DIR/pte_attrs_lib.sh"
 
 ktap_print_header
-ktap_set_plan 8
+ktap_set_plan 9
 pa_load
 ex_defaults
 knob evict 1
@@ -34,11 +34,19 @@ scenario_ok() {
 ex_run set_pages pages=4 iterations=16
 scenario_ok set_pages
 
+dmesg_mark pages_array
 ex_run pages_array pages=32 iterations=8
 scenario_ok pages_array
-ktap_print_msg "second WC refused $(pa_get array.wc_again.ops) of $(pa_get array.wc.ops) times"
-ktap_check "pages_array: every second WC request on WC pages was refused" \
-	test "$(pa_get array.wc_again.ops)" = "$(pa_get array.wc.ops)" -a "$(pa_get array.wc_again.errors)" = 0
+# A refused request is counted in .ops, an accepted one in .errors. The
+# kernel logs every refusal (reserve_ram_pages_type), so the run asks once
+# (issue 10, item 8), not once per iteration and thread.
+refusals=$(dmesg_since pages_array | grep -c 'reserve_ram_pages_type')
+ktap_print_msg "second WC refused $(pa_get array.wc_again.ops) times, accepted $(pa_get array.wc_again.errors)" \
+	"($(pa_get array.wc.ops) first WC requests); kernel log: $refusals refusal lines"
+ktap_check "pages_array: the second WC request on WC pages was refused" \
+	test "$(pa_get array.wc_again.ops)" -ge 1 -a "$(pa_get array.wc_again.errors)" = 0
+ktap_check "pages_array: 8 iterations make at most one refusal line in the kernel log" \
+	test "$refusals" -le 1
 
 ex_run set_memory pages=16 iterations=8
 scenario_ok set_memory
