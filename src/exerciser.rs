@@ -859,19 +859,6 @@ fn reap_one(t: Task) {
     unsafe { bindings::kthread_stop_put(t.0.cast()) };
 }
 
-// TEMPORARY: glue.c's old BAR lookup is no longer called (the run claims
-// its BAR through pci_glue.c); it is referenced here only so that this
-// branch builds warning-free until glue.c and ffi.rs (not this file's
-// owner's) drop it. Delete this line together with them.
-const _: unsafe extern "C" fn(
-    *const c_char,
-    c_int,
-    *mut c_char,
-    usize,
-    *mut u64,
-    *mut u64,
-) -> c_int = ffi::pte_attrs_glue_find_bar;
-
 /// The bytes of the BAR each of `threads` workers maps (0: too small).
 fn ioremap_slice(size: u64, threads: u64) -> u64 {
     (size / threads.max(1)).min(2 << 20) & !0xfff

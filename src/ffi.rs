@@ -70,16 +70,6 @@ extern "C" {
         name: *const c_char,
         id: c_uint,
     ) -> *mut c_void;
-    /// The memory BAR `bar` of PCI device `want` (empty: the first display
-    /// device): its name, start and size; 0 or a negative errno.
-    pub(crate) fn pte_attrs_glue_find_bar(
-        want: *const c_char,
-        bar: c_int,
-        name: *mut c_char,
-        len: usize,
-        start: *mut u64,
-        size: *mut u64,
-    ) -> c_int;
     /// Benchmark loop: `pte_flags()` of each of `n` values, folded.
     pub(crate) fn pte_attrs_bench_pte_flags(v: *const u64, n: usize) -> u64;
     /// Benchmark loop: `pte_val() & PTE_FLAGS_MASK` (a patched call site).

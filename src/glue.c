@@ -8,7 +8,6 @@
 #include <linux/gfp.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
-#include <linux/pci.h>
 #include <linux/preempt.h>
 #include <linux/sched/task.h>
 #include <linux/uaccess.h>
@@ -119,45 +118,6 @@ struct task_struct *pte_attrs_glue_kthread_run(int (*fn)(void *), void *data,
 	get_task_struct(t);
 	wake_up_process(t);
 	return t;
-}
-
-/*
- * Memory BAR @bar of the PCI device called @want ("0000:00:02.0"), or of
- * the first display-class device if @want is empty: its name, start and
- * size. Only prefetchable BARs qualify: a WC, WT or WB mapping allows the
- * CPU to read speculatively, which must never reach device registers.
- * -ENODEV if there is no such device or memory BAR, -EACCES if the named
- * one is not prefetchable.
- */
-int pte_attrs_glue_find_bar(const char *want, int bar, char *name, size_t len,
-			    u64 *start, u64 *size)
-{
-	struct pci_dev *pdev = NULL;
-	unsigned long flags;
-
-	if (bar < 0 || bar >= PCI_STD_NUM_BARS)
-		return -EINVAL;
-	for_each_pci_dev(pdev) {
-		if (*want ? strcmp(pci_name(pdev), want) :
-			    (pdev->class >> 16) != PCI_BASE_CLASS_DISPLAY)
-			continue;
-		flags = pci_resource_flags(pdev, bar);
-		if (!(flags & IORESOURCE_MEM) || !pci_resource_len(pdev, bar))
-			continue;
-		if (!(flags & IORESOURCE_PREFETCH)) {
-			if (*want) {
-				pci_dev_put(pdev);
-				return -EACCES;
-			}
-			continue;
-		}
-		strscpy(name, pci_name(pdev), len);
-		*start = pci_resource_start(pdev, bar);
-		*size = pci_resource_len(pdev, bar);
-		pci_dev_put(pdev);
-		return 0;
-	}
-	return -ENODEV;
 }
 
 /*

@@ -34,8 +34,6 @@ void *pte_attrs_glue_page_address(struct page *page);
 struct page *pte_attrs_glue_nth_page(struct page *page, unsigned long n);
 struct task_struct *pte_attrs_glue_kthread_run(int (*fn)(void *), void *data,
 					       const char *name, unsigned int id);
-int pte_attrs_glue_find_bar(const char *want, int bar, char *name, size_t len,
-			    u64 *start, u64 *size);
 
 u64 pte_attrs_bench_pte_flags(const u64 *v, size_t n);
 u64 pte_attrs_bench_pte_val(const u64 *v, size_t n);
