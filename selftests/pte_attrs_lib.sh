@@ -180,6 +180,16 @@ refused() {
 	[ "$rc" -ne 0 ] && echo "$out" | grep -q "$1"
 }
 
+# debug_pagealloc: the kernel unmaps freed pages from the direct map
+# (DEBUG_PAGEALLOC on). It then maps the direct map with 4K pages only, so
+# no present 2M or 1G entry is in its "Low Kernel Mapping" section; a Xen
+# PV dom0 has no large pages there either, and never unmaps freed pages.
+debug_pagealloc() {
+	[ "$(sed -n 's/^xenpv=//p' "$PA_DIR/accessor" 2>/dev/null)" = 1 ] && return 1
+	! sed -n '/^---\[ Low Kernel Mapping \]---/,/^---\[/p' "$PTDUMP" |
+		grep -E '(RW|ro) .* (pmd|pud)$' | grep -q .
+}
+
 # --- The direct map -------------------------------------------------------
 # Nothing the module changed may stay non-WB in the kernel's direct map
 # (the "Low Kernel Mapping" section of page_tables/kernel, up to the next
