@@ -47,10 +47,12 @@ display_devices() {
 	done
 }
 
-# memtypes_in START END: pat_memtype_list lines that start inside the
-# range.
+# memtypes_in START END: pat_memtype_list lines ("PAT: [mem 0x...-0x...]
+# write-combining", after a "PAT memtype list:" header) that start inside
+# the range.
 memtypes_in() {
 	while read -r pat mem range rest; do
+		case $range in 0x*) ;; *) continue ;; esac
 		lo=${range%-*}
 		lo=${lo#0x}
 		[ $((0x$lo)) -ge $(($1)) ] && [ $((0x$lo)) -le $(($2)) ] && echo "$range $rest"

@@ -44,10 +44,32 @@ ksym() { awk -v n="$1" '$3 == n { print "0x" $1; exit }' /proc/kallsyms; }
 # flip the sign bit of both).
 u_le() { [ $(($1 ^ (1 << 63))) -le $(($2 ^ (1 << 63))) ]; }
 
+# ptdump_read FILE: copies the kernel's page-table dump to FILE. The
+# kernel's walk behind it (ptdump_walk_pgd) never yields, and seq_file
+# runs it again each time its buffer grows: in the debug flavor
+# (PREEMPT_NONE, KASAN, a direct map of 4K pages under DEBUG_PAGEALLOC)
+# one read keeps a CPU for about 11 s under TCG, past the soft-lockup
+# threshold of 10 s. So the soft-lockup threshold is raised to 120 s and
+# RCU stall reports are held back for the read alone, then restored:
+# the module is idle then, and the detectors watch it everywhere else.
+ptdump_read() {
+	_wt=$(cat /proc/sys/kernel/watchdog_thresh 2>/dev/null)
+	_sup=/sys/module/rcupdate/parameters/rcu_cpu_stall_suppress
+	_ss=$(cat $_sup 2>/dev/null)
+	[ -n "$_wt" ] && [ "$_wt" != 0 ] && echo 60 >/proc/sys/kernel/watchdog_thresh
+	[ -n "$_ss" ] && echo 1 >$_sup
+	cat "$PTDUMP" >"$1"
+	_r=$?
+	[ -n "$_wt" ] && [ "$_wt" != 0 ] && echo "$_wt" >/proc/sys/kernel/watchdog_thresh
+	[ -n "$_ss" ] && echo "$_ss" >$_sup
+	return $_r
+}
+
 # ptdump_line ADDR: the line of the kernel's own page-table dump whose
 # range holds ADDR (the dump reads entries through the paravirt hook).
 ptdump_line() {
-	grep '^0x' "$PTDUMP" | while read -r range rest; do
+	ptdump_read /tmp/ptdump.line
+	grep '^0x' /tmp/ptdump.line | while read -r range rest; do
 		lo=${range%-*}
 		hi=${range#*-}
 		if u_le "$lo" "$1" && ! u_le "$hi" "$1"; then
@@ -180,6 +202,17 @@ refused() {
 	[ "$rc" -ne 0 ] && echo "$out" | grep -q "$1"
 }
 
+# debug_pagealloc: the kernel unmaps freed pages from the direct map
+# (DEBUG_PAGEALLOC on). It then maps the direct map with 4K pages only, so
+# no present 2M or 1G entry is in its "Low Kernel Mapping" section; a Xen
+# PV dom0 has no large pages there either, and never unmaps freed pages.
+debug_pagealloc() {
+	[ "$(sed -n 's/^xenpv=//p' "$PA_DIR/accessor" 2>/dev/null)" = 1 ] && return 1
+	ptdump_read /tmp/ptdump.dpa
+	! sed -n '/^---\[ Low Kernel Mapping \]---/,/^---\[/p' /tmp/ptdump.dpa |
+		grep -E '(RW|ro) .* (pmd|pud)$' | grep -q .
+}
+
 # --- The direct map -------------------------------------------------------
 # Nothing the module changed may stay non-WB in the kernel's direct map
 # (the "Low Kernel Mapping" section of page_tables/kernel, up to the next
@@ -195,7 +228,9 @@ DMAP_BASELINE=/tmp/dmap-baseline
 # of page numbers a line, counted from the start of the direct map.
 dmap_nonwb() {
 	[ -r "$PTDUMP" ] || return 0
-	sed -n '/^---\[ Low Kernel Mapping \]---/,/^---\[/p' "$PTDUMP" | grep '^0x' >/tmp/dmap.lines
+	ptdump_read /tmp/dmap.dump
+	sed -n '/^---\[ Low Kernel Mapping \]---/,/^---\[/p' /tmp/dmap.dump | grep '^0x' >/tmp/dmap.lines
+	rm -f /tmp/dmap.dump
 	base=$(head -n 1 /tmp/dmap.lines)
 	base=${base%%-*}
 	grep -E ' (PWT|PCD|PAT) ' /tmp/dmap.lines | while read -r range rest; do

@@ -61,12 +61,20 @@ ktap_check "unload evicted the pool and found no evicted page non-WB" \
 dmap_check "after unload, nothing is non-WB in the direct map"
 
 pa_load
+# (Under DEBUG_PAGEALLOC a freed page is unmapped from the direct map:
+# nothing to read there, and the direct-map check above covers the rest.)
 bad=
+unmapped=
 for a in $wc $uc; do
 	pa_lookup "$a"
+	if [ "$(pa_get mapped)" = 0 ] && debug_pagealloc; then
+		unmapped="$unmapped $a"
+		continue
+	fi
 	[ "$(pa_get cache)" = WB ] || bad="$bad $a:$(pa_get cache)"
 done
-ktap_check "the pool's WC and UC- pages are WB again" test -z "$bad"
+[ -n "$unmapped" ] && ktap_print_msg "freed and unmapped (DEBUG_PAGEALLOC):$unmapped"
+ktap_check "the pool's WC and UC- pages are WB again (or freed and unmapped)" test -z "$bad"
 
 # The leak measure: CYCLES cycles of insmod, a 4-thread gem_evict run
 # that holds up to 4 threads x 5 objects x 256 pages (20 MiB) in its pool,
@@ -79,7 +87,11 @@ ktap_check "the pool's WC and UC- pages are WB again" test -z "$bad"
 # Measured: 6 pages lost over the 4 cycles (native), 3 gained (Xen); a
 # module that silently kept the pool's blocks of order 3 and above lost
 # 3848 pages (15 MiB) and failed.
+# Under KASAN its quarantine of freed objects makes the figure move by
+# about 200 pages from cycle to cycle (measured: 149 lost over 4 cycles):
+# the tolerance there is 768 pages (3 MiB; still 768 KiB an unload).
 TOL=256
+[ -n "$(ksym kasan_report)" ] && TOL=768
 cycle() {
 	pa_load
 	ex_defaults

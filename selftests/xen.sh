@@ -27,7 +27,8 @@ ktap_check "the accessor reads through the paravirt hook" \
 # direct-map offset), the raw entry holds a machine frame.
 ex_run gem_evict pages=32 max_order=2 iterations=8 threads=2
 wc=$(pa_get pool.sample_wc)
-base=$(sed -n '/Low Kernel Mapping/{n;s/^\(0x[0-9a-f]*\)-.*/\1/p;}' "$PTDUMP")
+ptdump_read /tmp/ptdump.xen
+base=$(sed -n '/Low Kernel Mapping/{n;s/^\(0x[0-9a-f]*\)-.*/\1/p;}' /tmp/ptdump.xen)
 pa_lookup "$wc"
 pfn=$(pa_get pfn)
 raw_pfn=$(pa_get raw_pfn)
