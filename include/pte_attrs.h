@@ -74,9 +74,11 @@ pgprot_t pte_attrs(pte_t pte);
  * down, memory hot-removed) the read either fails, which gives -EFAULT
  * (the page was unmapped, as under DEBUG_PAGEALLOC), or succeeds on a
  * page that has been freed and perhaps reused: the result is then a stale
- * or meaningless entry, never a fault and never a write. Only an address
- * whose mapping the caller keeps alive (its own pages, its own ioremap)
- * gets a stable answer.
+ * or meaningless entry, never a fault, never a write, and never a read
+ * outside RAM's direct map (a table pointer to a frame at or above max_pfn
+ * gives -EFAULT, so no device register is read). Only an address whose
+ * mapping the caller keeps alive (its own pages, its own ioremap) gets a
+ * stable answer.
  *
  * Context: any; does not sleep (preemption is disabled during the walk).
  * Return: 0; -ENOENT if no present entry maps @addr; -EINVAL if @info is

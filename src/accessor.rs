@@ -72,6 +72,16 @@ const ALT_NOT_XEN: u32 = (1 << 16) | (8 * 32 + 16);
 #[cfg(CONFIG_PARAVIRT_XXL)]
 const ALT_CALL_ALWAYS: u32 = (2 << 16) | (3 * 32 + 21);
 
+// The numbers above are the kernel's, as bindgen sees them.
+#[cfg(CONFIG_PARAVIRT_XXL)]
+const _: () = {
+    use bindings::{ALT_FLAGS_SHIFT, ALT_FLAG_DIRECT_CALL, ALT_FLAG_NOT};
+    assert!(ALT_NOT_XEN == (ALT_FLAG_NOT << ALT_FLAGS_SHIFT) | bindings::X86_FEATURE_XENPV);
+    assert!(
+        ALT_CALL_ALWAYS == (ALT_FLAG_DIRECT_CALL << ALT_FLAGS_SHIFT) | bindings::X86_FEATURE_ALWAYS
+    );
+};
+
 /// `fn(u64) -> u64` through the callee-save paravirt hook at `pv_ops.mmu.$hook`,
 /// as a call site patched like the C `PVOP_ALT_CALLEE1(..., ALT_NOT_XEN)`.
 #[cfg(CONFIG_PARAVIRT_XXL)]
@@ -192,7 +202,13 @@ pub(crate) fn pv_site_bytes() -> Option<[u8; 16]> {
         let at = core::hint::black_box(pte_val_site as *const ()) as usize as u64;
         for (i, chunk) in bytes.chunks_exact_mut(8).enumerate() {
             let word =
-                attrs::Tables::read(&mut KernelTables { page_offset: 0 }, at + 8 * i as u64)?;
+                attrs::Tables::read(
+                &mut KernelTables {
+                    page_offset: 0,
+                    ram_end: 0,
+                },
+                at + 8 * i as u64,
+            )?;
             chunk.copy_from_slice(&word.to_le_bytes());
         }
         // The function is called once, so that it is not only an address.
@@ -374,8 +390,12 @@ fn table_val(raw: u64, level: TableLevel) -> u64 {
 }
 
 /// The kernel's page tables as [`attrs::walk`] reads them.
+///
+/// `ram_end` is where RAM's direct map ends (physical); 0 where no table
+/// pointer is followed (single reads).
 struct KernelTables {
     page_offset: u64,
+    ram_end: u64,
 }
 
 impl attrs::Tables for KernelTables {
@@ -394,6 +414,10 @@ impl attrs::Tables for KernelTables {
 
     fn va(&self, phys: u64) -> u64 {
         self.page_offset.wrapping_add(phys)
+    }
+
+    fn table_ok(&self, phys: u64) -> bool {
+        phys < self.ram_end
     }
 }
 
@@ -449,6 +473,7 @@ impl Found {
         attrs::Tables::read(
             &mut KernelTables {
                 page_offset: PAGE_OFFSET.load(Ordering::Relaxed),
+                ram_end: 0,
             },
             slot,
         )
@@ -480,6 +505,8 @@ pub(crate) fn walk(addr: u64) -> core::result::Result<Option<Found>, WalkError> 
     }
     let mut tables = KernelTables {
         page_offset: PAGE_OFFSET.load(Ordering::Relaxed),
+        // SAFETY: reads one kernel variable; no preconditions.
+        ram_end: unsafe { ffi::pte_attrs_glue_direct_map_end() },
     };
     let pgd = KernelPgd::get();
     let walked = attrs::walk(layout, masks(), pgd.0, addr, &mut tables)?;

@@ -692,6 +692,11 @@ pub(crate) trait Tables {
     fn pv(&self, raw: u64, level: TableLevel) -> u64;
     /// `__va(phys)`.
     fn va(&self, phys: u64) -> u64;
+    /// Whether the table at physical `phys` is RAM in the direct map, so
+    /// that `va(phys)` is a direct-map address: a walk that races with a
+    /// freed and reused table page may be handed any frame, and must not
+    /// read through `__va()` of one past RAM (vmalloc or ioremap space).
+    fn table_ok(&self, phys: u64) -> bool;
 }
 
 /// The present entry a walk ended on.
@@ -723,7 +728,8 @@ const PSE_BIT: u64 = 1 << PSE;
 /// `Ok(None)`: an entry on the way is not present. A present PUD or PMD
 /// with `_PAGE_PSE` is a 1G or 2M leaf. The next table is
 /// `__va(pv & PTE_PFN_MASK)` with `pv` the level's paravirt view, as
-/// `pXd_pgtable()`/`pXd_page_vaddr()` compute it.
+/// `pXd_pgtable()`/`pXd_page_vaddr()` compute it, followed only if
+/// [`Tables::table_ok`] says so (else that table is unreadable).
 pub(crate) fn walk(
     layout: VaLayout,
     masks: PteMasks,
@@ -736,7 +742,12 @@ pub(crate) fn walk(
         return Err(WalkError::Refused(class));
     }
     let mut table = root;
+    // The physical address of `table`, once an entry pointed to it.
+    let mut phys = None;
     for &lvl in layout.levels() {
+        if phys.is_some_and(|p| !t.table_ok(p)) {
+            return Err(WalkError::Unreadable(lvl));
+        }
         let slot = table.wrapping_add(lvl.index(addr) * 8);
         let raw = t.read(slot).ok_or(WalkError::Unreadable(lvl))?;
         if raw & (1 << PRESENT) == 0 {
@@ -751,7 +762,9 @@ pub(crate) fn walk(
         if let Some(level) = leaf {
             return Ok(Some(Walked { level, raw, slot }));
         }
-        table = t.va(t.pv(raw, lvl) & masks.pfn_mask());
+        let next = t.pv(raw, lvl) & masks.pfn_mask();
+        phys = Some(next);
+        table = t.va(next);
     }
     // The last level is `Pte`, a leaf.
     Ok(None)
@@ -1273,12 +1286,14 @@ mod tests {
 
     /// Page tables in a map from slot address to entry; the direct map at
     /// `DMAP`; the paravirt view adds `XEN_DELTA` to the frame of a table
-    /// entry (a machine frame in the raw value, as under Xen PV).
+    /// entry (a machine frame in the raw value, as under Xen PV). RAM ends
+    /// at physical `ram_end`.
     struct FakeTables {
         mem: std::collections::BTreeMap<u64, u64>,
         unreadable: Option<u64>,
         pv_delta: u64,
         reads: usize,
+        ram_end: u64,
     }
 
     const DMAP: u64 = 0xffff_8880_0000_0000;
@@ -1297,6 +1312,9 @@ mod tests {
         fn va(&self, phys: u64) -> u64 {
             DMAP.wrapping_add(phys)
         }
+        fn table_ok(&self, phys: u64) -> bool {
+            phys < self.ram_end
+        }
     }
 
     impl FakeTables {
@@ -1306,6 +1324,7 @@ mod tests {
                 unreadable: None,
                 pv_delta,
                 reads: 0,
+                ram_end: 1 << 32,
             }
         }
         /// Sets the entry of `addr` at `lvl` in the table at physical `table`.
@@ -1376,6 +1395,23 @@ mod tests {
                 Err(WalkError::Unreadable(top_level))
             );
             t.unreadable = None;
+            // A table pointer past RAM (a raced, reused table): refused
+            // before reading `__va()` of it, whatever it holds.
+            let beyond = t.ram_end + 0x4000;
+            t.set(beyond, Pmd, a4k, tab(0x5000));
+            t.set(0x3000, Pud, a4k, tab(beyond));
+            let reads = t.reads;
+            assert_eq!(
+                walk(layout, masks, root, a4k, &mut t),
+                Err(WalkError::Unreadable(Pmd))
+            );
+            assert_eq!(t.reads, reads + layout.levels().len() - 2);
+            // A table in RAM's last page is followed.
+            t.ram_end = beyond + 0x1000;
+            let w = walk(layout, masks, root, a4k, &mut t).unwrap().unwrap();
+            assert_eq!((w.level, w.raw), (Level::K4, leaf4k));
+            t.ram_end = 1 << 32;
+            t.set(0x3000, Pud, a4k, tab(0x4000));
             // Refused before any read.
             let reads = t.reads;
             let (hole, _) = layout.guard_hole();
@@ -1414,7 +1450,12 @@ mod tests {
             .unwrap();
         assert_eq!(w.level, Level::M2);
         // With the 52-bit mask the walk would follow the C-bit into
-        // another table, which reads as empty.
+        // another table: past RAM here, else one that reads as empty.
+        assert_eq!(
+            walk(VaLayout::L4, PteMasks::ARCH, DMAP + 0x1000, addr, &mut t),
+            Err(WalkError::Unreadable(TableLevel::Pud))
+        );
+        t.ram_end = u64::MAX;
         assert_eq!(
             walk(VaLayout::L4, PteMasks::ARCH, DMAP + 0x1000, addr, &mut t),
             Ok(None)

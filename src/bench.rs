@@ -32,7 +32,7 @@ fn now() -> i64 {
 /// would otherwise stall RCU.
 fn yield_cpu() {
     // SAFETY: benchmarks run in process context, where sleeping is allowed.
-    unsafe { bindings::__cond_resched() };
+    unsafe { ffi::pte_attrs_glue_cond_resched() };
 }
 
 /// Rounds of each benchmark.

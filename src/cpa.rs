@@ -30,8 +30,8 @@ use crate::scenario::{ARRAY_CHUNK, BLOCK_BYTES, FILL_CHUNK, PTR_BYTES};
 /// may sleep). A sleeping mutex may be held.
 pub(crate) fn resched() {
     // SAFETY: every caller is in process context and holds no spinlock
-    // (see above); `__cond_resched()` then only schedules if it should.
-    unsafe { bindings::__cond_resched() };
+    // (see above); `cond_resched()` then only schedules if it should.
+    unsafe { ffi::pte_attrs_glue_cond_resched() };
 }
 
 /// A `struct page *`, opaque here: only C functions look inside.
@@ -294,12 +294,18 @@ impl Expect {
         let mut bad = 0;
         let mut first = None;
         let mut i = 0;
+        let mut misses = 0usize;
         while i < pages {
             let at = addr + (i << 12);
             let Some(found) = accessor::lookup(at as u64) else {
                 bad += 1;
                 first.get_or_insert(self.mismatch(at, 0, 0));
                 i += 1;
+                misses += 1;
+                // A page at a time here: yield as often as per table.
+                if misses % 512 == 0 {
+                    resched();
+                }
                 continue;
             };
             // Pages up to the end of what this walk's table (4K: 512

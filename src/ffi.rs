@@ -55,6 +55,11 @@ extern "C" {
     /// `copy_from_kernel_nofault()` of the 8-byte entry at `slot`: 0, or
     /// `-EFAULT` if it cannot be read.
     pub(crate) fn pte_attrs_glue_read_entry(slot: c_ulong, val: *mut u64) -> c_int;
+    /// `cond_resched()`: may sleep; process context, no spinlock held.
+    pub(crate) fn pte_attrs_glue_cond_resched();
+    /// `__pa(high_memory)`: the physical address where RAM's direct map
+    /// ends (`max_pfn << PAGE_SHIFT`).
+    pub(crate) fn pte_attrs_glue_direct_map_end() -> u64;
 
     /// `alloc_pages(GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY, order)`.
     pub(crate) fn pte_attrs_glue_alloc_pages(order: c_uint) -> *mut c_void;

@@ -77,6 +77,16 @@ void pte_attrs_glue_kernel_pgd_end(void)
 }
 
 /*
+ * Where RAM's direct map ends, as a physical address: __pa(high_memory),
+ * max_pfn << PAGE_SHIFT on x86_64 (max_pfn itself is not exported). Memory
+ * hotplug moves it, so it is read at every walk.
+ */
+u64 pte_attrs_glue_direct_map_end(void)
+{
+	return __pa(high_memory - 1) + 1;
+}
+
+/*
  * One page-table entry read without faulting: 0, or -EFAULT if the page
  * holding it is not mapped (freed under DEBUG_PAGEALLOC, say) or @slot is
  * not a kernel address.
@@ -86,6 +96,15 @@ int pte_attrs_glue_read_entry(unsigned long slot, u64 *val)
 	if (copy_from_kernel_nofault(val, (const void *)slot, sizeof(*val)))
 		return -EFAULT;
 	return 0;
+}
+
+/*
+ * cond_resched(): __cond_resched() exists only without full preemption (or
+ * with PREEMPT_DYNAMIC), and the macro also runs __might_resched().
+ */
+void pte_attrs_glue_cond_resched(void)
+{
+	cond_resched();
 }
 
 /* Pages for the exerciser; never __GFP_COMP: CPA works on plain pages. */
