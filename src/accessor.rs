@@ -201,8 +201,7 @@ pub(crate) fn pv_site_bytes() -> Option<[u8; 16]> {
         let mut bytes = [0u8; 16];
         let at = core::hint::black_box(pte_val_site as *const ()) as usize as u64;
         for (i, chunk) in bytes.chunks_exact_mut(8).enumerate() {
-            let word =
-                attrs::Tables::read(
+            let word = attrs::Tables::read(
                 &mut KernelTables {
                     page_offset: 0,
                     ram_end: 0,

@@ -14,7 +14,7 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use kernel::alloc::{
-    flags::{__GFP_ZERO, GFP_KERNEL, GFP_NOWAIT},
+    flags::{__GFP_ZERO, GFP_KERNEL},
     KBox, KVec, VBox,
 };
 use kernel::bindings;
@@ -28,7 +28,7 @@ use crate::attrs::CacheMode;
 use crate::bench;
 use crate::debugfs::Output;
 use crate::ffi;
-use crate::log::pr_err_rl;
+use crate::log::{pr_err_rl, pr_info_rl};
 use crate::pool::{Pool, Shrinker, Why};
 use crate::report::RunStats;
 use crate::scenario::{Config, Scenario};
@@ -267,7 +267,10 @@ struct Runs {
     closed: bool,
     /// Workers still running.
     active: u64,
-    tasks: KVec<Task>,
+    /// The task references of the last threaded run's workers, handed
+    /// over by the task that spawned them before it counts itself done:
+    /// taken (and reaped) only once the run has left `Running`.
+    tasks: KVec<Option<Task>>,
     /// The configuration of the last run.
     cfg: Config,
     stats: Option<VBox<RunStats>>,
@@ -473,10 +476,17 @@ impl Exerciser {
             None
         };
         let stats = zeroed::<RunStats>().map_err(|_| (ENOMEM, "no memory for the results"))?;
-        // Room for every worker's task reference, taken before any starts:
-        // `spawn` pushes into it under the lock and never allocates there.
-        let mut tasks = KVec::with_capacity(cfg.threads as usize, GFP_KERNEL)
+        // A slot for every worker's task reference, made before any starts
+        // and owned by this task while it spawns: no thread is created
+        // without a place for its reference.
+        let threads = if sync { 0 } else { cfg.threads as usize };
+        let mut tasks = KVec::with_capacity(threads, GFP_KERNEL)
             .map_err(|_| (ENOMEM, "no memory for the workers"))?;
+        for _ in 0..threads {
+            tasks
+                .push(None, GFP_KERNEL)
+                .map_err(|_| (ENOMEM, "no memory for the workers"))?;
+        }
         let (old, inject) = {
             let mut runs = self.runs.lock();
             if runs.closed {
@@ -501,15 +511,15 @@ impl Exerciser {
             }
             // SAFETY: ktime_get() has no preconditions.
             runs.started_ns = unsafe { bindings::ktime_get() };
-            core::mem::swap(&mut runs.tasks, &mut tasks);
+            let old = core::mem::take(&mut runs.tasks);
             // Taken by this run if it changes RAM (`ioremap` has no
             // transition to make wrong: the knob stays armed).
             let inject =
                 cfg.scenario != Scenario::Ioremap && self.inject.swap(false, Ordering::Relaxed);
-            (tasks, inject)
+            (old, inject)
         };
         reap(old);
-        pr_info!(
+        pr_info_rl!(
             "run: {} pages={} max_order={} iterations={} threads={} verify={}\n",
             cfg.scenario,
             cfg.pages,
@@ -523,34 +533,43 @@ impl Exerciser {
             return Ok(());
         }
         let mut claim = claim;
-        for id in 0..cfg.threads as u32 {
+        for (id, slot) in (0u32..).zip(tasks.iter_mut()) {
             // The last worker gets this task's reference to the BAR.
             let c = if u64::from(id) + 1 == cfg.threads {
                 claim.take()
             } else {
                 claim.clone()
             };
-            if let Err(e) = self.spawn(id, cfg, c, inject && id == 0) {
-                pr_err_rl!("run: cannot start worker {}: {:?}\n", id, e);
-                // Account for the workers that will never run.
-                let missing = cfg.threads - u64::from(id);
-                self.finish_workers(missing, None, missing);
-                break;
+            match self.spawn(id, cfg, c, inject && id == 0) {
+                Ok(task) => *slot = Some(task),
+                Err(e) => {
+                    pr_err_rl!("run: cannot start worker {}: {:?}\n", id, e);
+                    // Account for the workers that will never run.
+                    let missing = cfg.threads - u64::from(id);
+                    self.finish_workers(missing, None, missing);
+                    break;
+                }
             }
         }
         drop(claim);
+        // The run cannot end before this task counts itself done, so
+        // `stop` finds every reference here once it may take them.
+        let left = core::mem::replace(&mut self.runs.lock().tasks, tasks);
+        reap(left);
         // This task is done spawning.
         self.finish_workers(1, None, 0);
         Ok(())
     }
 
+    /// Starts worker `id` on a kernel thread and returns its task
+    /// reference, for [`reap`] once the run has left `Running`.
     fn spawn(
         self: &Arc<Self>,
         id: u32,
         cfg: Config,
         claim: Option<Arc<ClaimedBar>>,
         inject: bool,
-    ) -> Result {
+    ) -> Result<Task> {
         let args = KBox::new(
             WorkerArgs {
                 ex: self.clone(),
@@ -572,25 +591,7 @@ impl Exerciser {
             drop(unsafe { KBox::from_raw(raw) });
             return Err(e);
         }
-        let task = Task(task);
-        let extra = {
-            let mut runs = self.runs.lock();
-            // `start` reserved a slot for every worker, and the run cannot
-            // end (so the list cannot be taken) while this task spawns: the
-            // push never allocates, and so never fails.
-            if runs.tasks.len() < runs.tasks.capacity() {
-                let _ = runs.tasks.push(task, GFP_NOWAIT);
-                None
-            } else {
-                Some(task)
-            }
-        };
-        if let Some(t) = extra {
-            // Not reached (see above); if it were, the reference is not
-            // lost: the worker is waited for here.
-            reap_one(t);
-        }
-        Ok(())
+        Ok(Task(task))
     }
 
     /// Counts `n` participants of the run as done: a worker (merging its
@@ -622,7 +623,7 @@ impl Exerciser {
         let (ops, failures) = runs.stats.as_ref().map_or((0, 0), |s| {
             (s.ops.iter().map(|o| o.ops).sum::<u64>(), s.verify_failures)
         });
-        pr_info!(
+        pr_info_rl!(
             "run: {} {}: {} transitions, {} verification failures\n",
             runs.cfg.scenario,
             runs.state.name(),
@@ -665,9 +666,11 @@ impl Exerciser {
     /// Stops the run, if any, and waits until its workers have restored
     /// and freed everything they changed.
     pub(crate) fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
         let tasks = {
             let mut runs = self.runs.lock();
+            // Under `runs`, where `start` clears it: a run that starts
+            // after this is not stopped, one that started before is.
+            self.stop.store(true, Ordering::Relaxed);
             while runs.state == State::Running {
                 self.ended.wait(&mut runs);
             }
@@ -844,19 +847,17 @@ pub(crate) fn cstr_field(b: &[u8]) -> &str {
 }
 
 /// Waits for the given worker threads to exit and drops their references.
-fn reap(tasks: KVec<Task>) {
-    for t in tasks {
-        reap_one(t);
+///
+/// Only for the references of a run that has left `Running`: that happens
+/// when every started worker has counted itself done (`finish_workers`),
+/// from its thread function.
+fn reap(tasks: KVec<Option<Task>>) {
+    for t in tasks.into_iter().flatten() {
+        // SAFETY: `t` holds the task reference taken at creation, and the
+        // thread's function has run (see above), so kthread_stop_put()
+        // only waits for it to return and drops the reference.
+        unsafe { bindings::kthread_stop_put(t.0.cast()) };
     }
-}
-
-fn reap_one(t: Task) {
-    // `t` holds a task reference taken at creation, and is only reaped
-    // once the run's state has left `Running`, which happens when every
-    // started worker has counted itself done (`finish_workers`).
-    // SAFETY: the thread's function has run, so this only waits for its
-    // exit and drops the reference taken at creation.
-    unsafe { bindings::kthread_stop_put(t.0.cast()) };
 }
 
 /// The bytes of the BAR each of `threads` workers maps (0: too small).

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Logging helpers: rate-limited errors.
+//! Logging helpers: rate-limited errors and notices.
 //!
 //! Every line goes through the `kernel::pr_*` macros, which prefix it with
 //! the module name (`pte_attrs: `). Lines that a user or a run can cause
-//! again and again use [`pr_err_rl!`]: at most
+//! again and again use [`pr_err_rl!`] (or [`pr_info_rl!`]): at most
 //! [`crate::ratelimit::BURST`] per call site and window. None of them
 //! prints a kernel address or a page-table entry: those are in the
 //! root-only debugfs files (`results`, `lookup`), where the log points.
@@ -16,19 +16,37 @@ pub(crate) fn now_ns() -> u64 {
     t.max(0) as u64
 }
 
+/// `$pr!($($arg)*)` behind one [`crate::ratelimit::RateLimit`] for the
+/// call site: the body of [`pr_err_rl!`] and [`pr_info_rl!`].
+macro_rules! pr_rl {
+    ($pr:ident, $($arg:tt)*) => {{
+        static RL: $crate::ratelimit::RateLimit = $crate::ratelimit::RateLimit::new();
+        let v = RL.check($crate::log::now_ns());
+        if v.dropped > 0 {
+            kernel::$pr!("{} similar messages suppressed\n", v.dropped);
+        }
+        if v.print {
+            kernel::$pr!($($arg)*);
+        }
+    }};
+}
+pub(crate) use pr_rl;
+
 /// `pr_err!`, at most [`crate::ratelimit::BURST`] times per
 /// [`crate::ratelimit::WINDOW_NS`] from this call site; the next window
 /// begins by saying how many lines were dropped.
 macro_rules! pr_err_rl {
-    ($($arg:tt)*) => {{
-        static RL: $crate::ratelimit::RateLimit = $crate::ratelimit::RateLimit::new();
-        let v = RL.check($crate::log::now_ns());
-        if v.dropped > 0 {
-            kernel::pr_err!("{} similar messages suppressed\n", v.dropped);
-        }
-        if v.print {
-            kernel::pr_err!($($arg)*);
-        }
-    }};
+    ($($arg:tt)*) => {
+        $crate::log::pr_rl!(pr_err, $($arg)*)
+    };
 }
 pub(crate) use pr_err_rl;
+
+/// `pr_info!`, rate-limited as [`pr_err_rl!`] is: for lines each run (or
+/// user request) prints, so that many short runs do not flood the log.
+macro_rules! pr_info_rl {
+    ($($arg:tt)*) => {
+        $crate::log::pr_rl!(pr_info, $($arg)*)
+    };
+}
+pub(crate) use pr_info_rl;

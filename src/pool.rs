@@ -415,12 +415,17 @@ impl Pool {
                 let mut lists = self.lists.lock();
                 let seq = lists.next_seq;
                 let ring = &mut lists.rings[m][o];
+                // The buffer to free once the lock is dropped: the ring's
+                // old one, or a spare that another thread's growth made
+                // too small.
                 let mut old = None;
                 if ring.is_full() {
                     if let Some(buf) = spare.take() {
-                        if buf.len() > ring.buf.len() {
-                            old = Some(ring.grow_into(buf));
-                        }
+                        old = Some(if buf.len() > ring.buf.len() {
+                            ring.grow_into(buf)
+                        } else {
+                            buf
+                        });
                     }
                 }
                 match ring.push_back(Slot { seq, entry }) {

@@ -427,6 +427,16 @@ pub(crate) fn object_orders(pages: u64, max_order: u64) -> impl Iterator<Item = 
     })
 }
 
+/// Whether an iteration of a `pages_array` worker makes the run's one
+/// second `set_pages_array_wc` on WC pages, which the kernel must refuse
+/// (and logs): worker 0, its first iteration whose WC change covered every
+/// page (`asked`: one did already). After the `inject_miss` change the
+/// skipped page is still WB, and a set of that page alone would be
+/// accepted.
+pub(crate) fn wc_again_due(worker: u32, asked: bool, injected: bool) -> bool {
+    worker == 0 && !asked && !injected
+}
+
 /// A small xorshift generator: reproducible object sizes per thread.
 pub(crate) struct XorShift(u64);
 
@@ -713,6 +723,29 @@ mod tests {
         assert_eq!(e.pop_back(), None);
         assert_eq!(e.pop_front(), None);
         assert_eq!(e.grown_cap(), POOL_RING_MIN as usize);
+    }
+
+    /// The iterations (of `n`) in which `worker` makes the second WC call,
+    /// the first iteration's change being the injected one if `inject`.
+    fn wc_again_iterations(worker: u32, n: u32, inject: bool) -> Vec<u32> {
+        let mut asked = false;
+        let mut at = Vec::new();
+        for it in 0..n {
+            if wc_again_due(worker, asked, inject && it == 0) {
+                asked = true;
+                at.push(it);
+            }
+        }
+        at
+    }
+
+    #[test]
+    fn wc_again_once_per_run_never_after_inject() {
+        assert_eq!(wc_again_iterations(0, 3, false), [0]);
+        assert_eq!(wc_again_iterations(0, 3, true), [1]);
+        // iterations=1 with inject_miss (pages=1: the set is that WB page).
+        assert_eq!(wc_again_iterations(0, 1, true), []);
+        assert_eq!(wc_again_iterations(1, 3, false), []);
     }
 
     #[test]

@@ -18,7 +18,8 @@ use crate::log::pr_err_rl;
 use crate::pool::{Entry, Why};
 use crate::report::RunStats;
 use crate::scenario::{
-    object_blocks, object_orders, Config, Op, Scenario, XorShift, MAX_ORDER, POOL_OBJECTS,
+    object_blocks, object_orders, wc_again_due, Config, Op, Scenario, XorShift, MAX_ORDER,
+    POOL_OBJECTS,
 };
 
 /// Runs `cfg.scenario` for one worker, counting into `st`. `bar` is the
@@ -173,16 +174,19 @@ impl Worker<'_> {
     /// Batches through the array calls, with the refused second WC.
     fn pages_array(&mut self) -> Result {
         let mut set = PageSet::alloc_object(self.cfg.pages, 0)?;
-        for it in 0..self.cfg.iterations {
+        let mut asked = false;
+        for _ in 0..self.cfg.iterations {
             if self.ex.stopping() {
                 break;
             }
             let injected = self.change(&mut set, Op::ArrayWc, Api::Array, CacheMode::Wc)?;
             // With PAT on, a page that is not WB cannot be reserved again.
             // The kernel logs each refusal (`reserve_ram_pages_type`), so it
-            // is asked once per run: worker 0, first iteration.
-            if self.id == 0 && it == 0 {
-                self.wc_again(&mut set, injected);
+            // is asked once per run, and never right after the injected
+            // change (see `wc_again_due`).
+            if wc_again_due(self.id, asked, injected) {
+                asked = true;
+                self.wc_again(&mut set);
             }
             self.change(&mut set, Op::ArrayWb, Api::Array, CacheMode::Wb)?;
             self.change(&mut set, Op::ArrayUc, Api::Array, CacheMode::UcMinus)?;
@@ -192,10 +196,8 @@ impl Worker<'_> {
     }
 
     /// A second `set_pages_array_wc` on WC pages, which the kernel must
-    /// refuse; then the pages are checked still WC. After an `inject_miss`
-    /// transition the skipped page is WB, already counted: not checked
-    /// again.
-    fn wc_again(&mut self, set: &mut PageSet, injected: bool) {
+    /// refuse; then the pages are checked still WC.
+    fn wc_again(&mut self, set: &mut PageSet) {
         let pages = set.pages();
         let start = now();
         let again = set.set_again(Api::Array, CacheMode::Wc);
@@ -212,9 +214,7 @@ impl Worker<'_> {
                 pr_err_rl!("pages_array: a second set_pages_array_wc on WC pages was accepted\n");
             }
         }
-        if !injected {
-            self.verify(Op::ArrayWcAgain, set, CacheMode::Wc);
-        }
+        self.verify(Op::ArrayWcAgain, set, CacheMode::Wc);
     }
 
     /// The seed's regression: WC, `set_pages_array_wb`, and every page
