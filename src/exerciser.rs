@@ -553,9 +553,9 @@ impl Exerciser {
         }
         drop(claim);
         // The run cannot end before this task counts itself done, so
-        // `stop` finds every reference here once it may take them.
-        let left = core::mem::replace(&mut self.runs.lock().tasks, tasks);
-        reap(left);
+        // `stop` finds every reference here once it may take them. (The
+        // list it replaces is empty: the last run's was taken above.)
+        self.runs.lock().tasks = tasks;
         // This task is done spawning.
         self.finish_workers(1, None, 0);
         Ok(())
