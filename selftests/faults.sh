@@ -15,7 +15,8 @@
 # be non-WB in the direct map, and nothing once the pool is evicted.
 # PTE_ATTRS_FAULT_PROBABILITY (default 20, in percent) sets how often an
 # allocation fails (100: every run is refused at once, and the test must
-# say that no run failed partway).
+# say that no run failed partway); PTE_ATTRS_FAULT_MIN_ROUNDS (default 1)
+# makes it go on for that many rounds at least.
 DIR=$(dirname "$(readlink -f "$0")")
 . "$DIR/../kselftest/ktap_helpers.sh"
 . "$DIR/pte_attrs_lib.sh"
@@ -29,6 +30,7 @@ if [ ! -d "$FS" ] || [ ! -d "$FP" ]; then
 fi
 SCENARIOS="set_pages pages_array set_memory ioremap gem_evict wc_wb_free"
 ROUNDS=${PTE_ATTRS_FAULT_ROUNDS:-10}
+MIN_ROUNDS=${PTE_ATTRS_FAULT_MIN_ROUNDS:-1}
 PROBABILITY=${PTE_ATTRS_FAULT_PROBABILITY:-20}
 ktap_set_plan 11
 pa_load
@@ -97,7 +99,7 @@ while [ $round -lt "$ROUNDS" ]; do
 		[ "$extra" -le "${pool:-0}" ] || dmap_bad="$dmap_bad $s(round $round):$extra>${pool:-0}"
 		knob evict 1
 	done
-	[ $midrun -gt 0 ] && break
+	[ $midrun -gt 0 ] && [ $round -ge "$MIN_ROUNDS" ] && break
 done
 extra=$(dmap_extra)
 [ "$extra" = 0 ] || dmap_bad="$dmap_bad evicted-at-the-end:$extra"
