@@ -454,29 +454,27 @@ pub(crate) struct Found {
 }
 
 impl Found {
-    /// The raw entry `n` slots after this one in the same page-table page,
-    /// read without faulting; 0 (not present) if it cannot be read (the
-    /// table page was freed and unmapped since the walk, as
+    /// The raw entries `n`, `n + 1`, ... slots after this one in the same
+    /// page-table page, `out.len()` of them, read without faulting in one
+    /// copy (one copy for a run keeps the per-page cost of a check near a
+    /// plain load); `false`, with `out` unspecified, if they cannot be read
+    /// (the table page was freed and unmapped since the walk, as
     /// DEBUG_PAGEALLOC does).
     ///
     /// # Safety
     ///
     /// The entry's slot index (`(addr >> 12) & 511` for a 4K entry) plus
-    /// `n` must stay below 512, so that the read stays in the entry's
-    /// page-table page. If that page was freed and reused since the walk,
-    /// the value read is whatever it holds now (see the race described in
-    /// include/pte_attrs.h); the module's own mappings never lose their
-    /// tables (6.12's CPA splits large pages but never frees a table).
-    pub(crate) unsafe fn raw_at(&self, n: usize) -> u64 {
-        let slot = self.entry.wrapping_add(n) as u64;
-        attrs::Tables::read(
-            &mut KernelTables {
-                page_offset: PAGE_OFFSET.load(Ordering::Relaxed),
-                ram_end: 0,
-            },
-            slot,
-        )
-        .unwrap_or(0)
+    /// `n + out.len()` must stay within 512, so that the read stays in the
+    /// entry's page-table page. If that page was freed and reused since the
+    /// walk, the values read are whatever it holds now (see the race
+    /// described in include/pte_attrs.h); the module's own mappings never
+    /// lose their tables (6.12's CPA splits large pages but never frees a
+    /// table).
+    pub(crate) unsafe fn raw_run(&self, n: usize, out: &mut [u64]) -> bool {
+        let slot = self.entry.wrapping_add(n) as kernel::ffi::c_ulong;
+        // SAFETY: `copy_from_kernel_nofault()` may be given any address (a
+        // fault gives -EFAULT); `out` is valid for `out.len()` entries.
+        unsafe { ffi::pte_attrs_glue_read_entries(slot, out.as_mut_ptr(), out.len()) == 0 }
     }
 }
 

@@ -316,11 +316,22 @@ impl Expect {
             };
             let left_in_table = (span - (at & (span - 1))) >> 12;
             let n = left_in_table.min(pages - i);
+            // The 4K entries are read RUN at a time, in one no-fault copy
+            // each (an unreadable run reads as not present).
+            const RUN: usize = 32;
+            let mut run = [0u64; RUN];
             for j in 0..n {
                 let raw = if found.level == Level::K4 {
-                    // SAFETY: `j` stays within the table (`left_in_table`)
-                    // and the mapping is ours and live.
-                    unsafe { found.raw_at(j) }
+                    if j % RUN == 0 {
+                        let len = RUN.min(n - j);
+                        // SAFETY: `j + len <= n <= left_in_table`: the run
+                        // stays within the table, and the mapping is ours
+                        // and live.
+                        if !unsafe { found.raw_run(j, &mut run[..len]) } {
+                            run[..len].fill(0);
+                        }
+                    }
+                    run[j % RUN]
                 } else {
                     found.raw
                 };

@@ -55,6 +55,9 @@ extern "C" {
     /// `copy_from_kernel_nofault()` of the 8-byte entry at `slot`: 0, or
     /// `-EFAULT` if it cannot be read.
     pub(crate) fn pte_attrs_glue_read_entry(slot: c_ulong, val: *mut u64) -> c_int;
+    /// `copy_from_kernel_nofault()` of the `n` consecutive entries from
+    /// `slot` into `val`: 0, or `-EFAULT` if they cannot be read.
+    pub(crate) fn pte_attrs_glue_read_entries(slot: c_ulong, val: *mut u64, n: usize) -> c_int;
     /// `cond_resched()`: may sleep; process context, no spinlock held.
     pub(crate) fn pte_attrs_glue_cond_resched();
     /// `__pa(high_memory)`: the physical address where RAM's direct map

@@ -93,7 +93,13 @@ u64 pte_attrs_glue_direct_map_end(void)
  */
 int pte_attrs_glue_read_entry(unsigned long slot, u64 *val)
 {
-	if (copy_from_kernel_nofault(val, (const void *)slot, sizeof(*val)))
+	return pte_attrs_glue_read_entries(slot, val, 1);
+}
+
+/* @n consecutive entries from @slot at once, as pte_attrs_glue_read_entry(). */
+int pte_attrs_glue_read_entries(unsigned long slot, u64 *val, size_t n)
+{
+	if (copy_from_kernel_nofault(val, (const void *)slot, n * sizeof(*val)))
 		return -EFAULT;
 	return 0;
 }

@@ -26,6 +26,7 @@ u64 pte_attrs_glue_pte_pfn_mask(void);
 unsigned long pte_attrs_glue_kernel_pgd_begin(void);
 void pte_attrs_glue_kernel_pgd_end(void);
 int pte_attrs_glue_read_entry(unsigned long slot, u64 *val);
+int pte_attrs_glue_read_entries(unsigned long slot, u64 *val, size_t n);
 void pte_attrs_glue_cond_resched(void);
 u64 pte_attrs_glue_direct_map_end(void);
 
