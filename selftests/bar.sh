@@ -105,13 +105,7 @@ expect "... and the run is clean" state=done errors=0 verify_failures=0
 
 # (6-7) The run claims the BAR while it lasts (hold=1 keeps it going).
 knob reset 1
-knob hold 1
-knob scenario ioremap
-knob iterations 1
-knob run 1
-n=0
-while ! grep -q '^ioremap.held=' "$PA_DIR/results" && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
-PA_REPORT=$(cat "$PA_DIR/results")
+ex_hold_ioremap
 start=$(pa_get ioremap.start)
 claim=$(grep -i ': pte_attrs$' /proc/iomem | sed 's/^ *//')
 ktap_print_msg "held $(pa_get ioremap.held) of $(pa_get ioremap.device) at $start; /proc/iomem: ${claim:-no pte_attrs claim}"

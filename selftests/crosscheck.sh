@@ -16,13 +16,7 @@ ex_defaults
 knob evict 1
 
 # A WC mapping of the BAR, held alive by the `hold` knob.
-knob hold 1
-knob scenario ioremap
-knob iterations 1
-knob run 1
-n=0
-while ! grep -q '^ioremap.held=' "$PA_DIR/results" && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
-PA_REPORT=$(cat "$PA_DIR/results")
+ex_hold_ioremap
 held=$(pa_get ioremap.held)
 start=$(pa_get ioremap.start)
 size=$(pa_get ioremap.size)

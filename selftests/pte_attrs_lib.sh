@@ -181,6 +181,22 @@ ex_run() {
 	PA_REPORT=$(cat "$PA_DIR/results")
 }
 
+# ex_hold_ioremap: starts a one-iteration ioremap run with `hold` set and
+# waits (30 s at most) until its WC mapping is held; the results are in
+# $PA_REPORT. Write 0 to `hold` to let the run end.
+ex_hold_ioremap() {
+	knob hold 1
+	knob scenario ioremap
+	knob iterations 1
+	knob run 1
+	n=0
+	while ! grep -q '^ioremap.held=' "$PA_DIR/results" && [ $n -lt 300 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	PA_REPORT=$(cat "$PA_DIR/results")
+}
+
 # ex_defaults: the knobs back to their load-time values.
 ex_defaults() {
 	knob pages 16

@@ -129,20 +129,19 @@ enum BarRefusal {
 impl BarRefusal {
     fn from_c(v: c_int) -> Option<Self> {
         use BarRefusal::*;
-        [
-            BadIndex,
-            NoDevice,
-            NotMem,
-            Unassigned,
-            Disabled,
-            NotPrefetch,
-            DecodeOff,
-            Bound,
-            Claimed,
-            NoneAuto,
-        ]
-        .into_iter()
-        .find(|&r| r as c_int == v)
+        Some(match v {
+            1 => BadIndex,
+            2 => NoDevice,
+            3 => NotMem,
+            4 => Unassigned,
+            5 => Disabled,
+            6 => NotPrefetch,
+            7 => DecodeOff,
+            8 => Bound,
+            9 => Claimed,
+            10 => NoneAuto,
+            _ => return None,
+        })
     }
 
     /// The errno of the `run` write, and its reason in words.
