@@ -37,7 +37,7 @@ fmt:
 		cfg="$${PTE_ATTRS_CACHE:-$$HOME/.cache/pte_attrs}/linux-source-6.12/.rustfmt.toml"; \
 	fi; \
 	echo "rustfmt --config-path $$cfg"; \
-	/usr/bin/rustfmt --edition 2021 --config-path "$$cfg" src/*.rs host/lib.rs
+	/usr/bin/rustfmt --edition 2021 --config-path "$$cfg" $$(find src -name "*.rs") host/lib.rs
 
 clean:
 	@if [ -n "$(KDIR)" ] || [ -f "$${PTE_ATTRS_CACHE:-$$HOME/.cache/pte_attrs}/linux-source-6.12/Makefile" ]; then \

@@ -6,17 +6,15 @@
 //! because that is what the kernel crate needs; the tests live in each file.
 #![allow(dead_code)]
 
-#[path = "../src/attrs.rs"]
-mod attrs;
-#[path = "../src/benchstat.rs"]
-mod benchstat;
-#[path = "../src/parse.rs"]
-mod parse;
-#[path = "../src/ratelimit.rs"]
-mod ratelimit;
-#[path = "../src/report.rs"]
-mod report;
-#[path = "../src/scenario.rs"]
-mod scenario;
-#[path = "../src/stats.rs"]
-mod stats;
+/// The files of `src/pure/`, which the kernel crate compiles too
+/// (`src/pure.rs` lists them there).
+#[path = "../src/pure"]
+mod pure {
+    pub(crate) mod attrs;
+    pub(crate) mod config;
+    pub(crate) mod latency;
+    pub(crate) mod parse;
+    pub(crate) mod ratelimit;
+    pub(crate) mod run_stats;
+    pub(crate) mod samples;
+}

@@ -31,7 +31,7 @@ say "rustfmt --check (the kernel's .rustfmt.toml) and checkpatch.pl, from $ksrc"
 cfg=$(from_tree .rustfmt.toml)
 if [ -n "$cfg" ]; then
 	/usr/bin/rustfmt --check --edition 2021 --config-path "$cfg" \
-		"$ROOT"/src/*.rs "$ROOT"/host/lib.rs ||
+		$(find "$ROOT/src" -name "*.rs") "$ROOT"/host/lib.rs ||
 		die "rustfmt: run 'make fmt${KDIR:+ KDIR=$KDIR}'"
 	echo "    rustfmt: clean ($cfg)"
 fi

@@ -11,8 +11,8 @@ use kernel::bindings;
 use kernel::error::code::*;
 use kernel::ffi::{c_char, c_int, c_uint, c_ulong};
 
-use crate::accessor;
-use crate::attrs::{self, CacheMode, Level};
+use crate::pure::attrs::{self, CacheMode, Level};
+use crate::sys::accessor;
 
 /// `struct pte_attrs_info` of `include/pte_attrs.h`.
 #[repr(C)]

@@ -12,29 +12,17 @@ use kernel::c_str;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-use debugfs::Access;
-use exerciser::Exerciser;
-use exknobs::{ExKnob, Kind};
+use exerciser::run::Exerciser;
+use knobs::exerciser::{ExKnob, Kind};
+use sys::accessor;
+use sys::debugfs::{self, Access};
 
-mod accessor;
-mod attrs;
 mod bench;
-mod benchstat;
-mod cpa;
-mod debugfs;
 mod exerciser;
-mod exknobs;
 mod export;
-mod ffi;
 mod knobs;
-mod log;
-mod parse;
-mod pool;
-mod ratelimit;
-mod report;
-mod scenario;
-mod scenarios;
-mod stats;
+mod pure;
+mod sys;
 
 module! {
     type: PteAttrsModule,
@@ -48,7 +36,7 @@ struct PteAttrsModule {
     /// Dropped first: no file can start anything once it is gone.
     dir: Option<debugfs::Dir>,
     ex: Arc<Exerciser>,
-    shrinker: Option<exerciser::PoolShrinker>,
+    shrinker: Option<exerciser::run::PoolShrinker>,
 }
 
 impl kernel::Module for PteAttrsModule {
@@ -74,8 +62,16 @@ impl kernel::Module for PteAttrsModule {
             shrinker: Some(shrinker),
         };
         let mut dir = debugfs::Dir::new(c_str!("pte_attrs"), module)?;
-        dir.file(c_str!("accessor"), Access::Read, knobs::Accessor { live })?;
-        dir.file(c_str!("lookup"), Access::ReadWrite, knobs::Lookup::new())?;
+        dir.file(
+            c_str!("accessor"),
+            Access::Read,
+            knobs::accessor::Accessor { live },
+        )?;
+        dir.file(
+            c_str!("lookup"),
+            Access::ReadWrite,
+            knobs::accessor::Lookup::new(),
+        )?;
         for (name, access, kind) in [
             (c_str!("scenario"), Access::ReadWrite, Kind::Scenario),
             (c_str!("pages"), Access::ReadWrite, Kind::Pages),

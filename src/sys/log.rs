@@ -5,23 +5,23 @@
 //! Every line goes through the `kernel::pr_*` macros, which prefix it with
 //! the module name (`pte_attrs: `). Lines that a user or a run can cause
 //! again and again use [`pr_err_rl!`] (or [`pr_info_rl!`]): at most
-//! [`crate::ratelimit::BURST`] per call site and window. None of them
+//! [`crate::pure::ratelimit::BURST`] per call site and window. None of them
 //! prints a kernel address or a page-table entry: those are in the
 //! root-only debugfs files (`results`, `lookup`), where the log points.
 
-/// The monotonic clock in nanoseconds, for [`crate::ratelimit`].
+/// The monotonic clock in nanoseconds, for [`crate::pure::ratelimit`].
 pub(crate) fn now_ns() -> u64 {
     // SAFETY: `ktime_get()` has no preconditions.
     let t = unsafe { kernel::bindings::ktime_get() };
     t.max(0) as u64
 }
 
-/// `$pr!($($arg)*)` behind one [`crate::ratelimit::RateLimit`] for the
+/// `$pr!($($arg)*)` behind one [`crate::pure::ratelimit::RateLimit`] for the
 /// call site: the body of [`pr_err_rl!`] and [`pr_info_rl!`].
 macro_rules! pr_rl {
     ($pr:ident, $($arg:tt)*) => {{
-        static RL: $crate::ratelimit::RateLimit = $crate::ratelimit::RateLimit::new();
-        let v = RL.check($crate::log::now_ns());
+        static RL: $crate::pure::ratelimit::RateLimit = $crate::pure::ratelimit::RateLimit::new();
+        let v = RL.check($crate::sys::log::now_ns());
         if v.dropped > 0 {
             kernel::$pr!("{} similar messages suppressed\n", v.dropped);
         }
@@ -32,12 +32,12 @@ macro_rules! pr_rl {
 }
 pub(crate) use pr_rl;
 
-/// `pr_err!`, at most [`crate::ratelimit::BURST`] times per
-/// [`crate::ratelimit::WINDOW_NS`] from this call site; the next window
+/// `pr_err!`, at most [`crate::pure::ratelimit::BURST`] times per
+/// [`crate::pure::ratelimit::WINDOW_NS`] from this call site; the next window
 /// begins by saying how many lines were dropped.
 macro_rules! pr_err_rl {
     ($($arg:tt)*) => {
-        $crate::log::pr_rl!(pr_err, $($arg)*)
+        $crate::sys::log::pr_rl!(pr_err, $($arg)*)
     };
 }
 pub(crate) use pr_err_rl;
@@ -46,7 +46,7 @@ pub(crate) use pr_err_rl;
 /// user request) prints, so that many short runs do not flood the log.
 macro_rules! pr_info_rl {
     ($($arg:tt)*) => {
-        $crate::log::pr_rl!(pr_info, $($arg)*)
+        $crate::sys::log::pr_rl!(pr_info, $($arg)*)
     };
 }
 pub(crate) use pr_info_rl;

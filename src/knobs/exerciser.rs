@@ -8,10 +8,10 @@ use core::fmt::Write;
 use kernel::error::{code::*, Result};
 use kernel::sync::Arc;
 
-use crate::debugfs::{Knob, Output, Rejected};
-use crate::exerciser::{cstr_field, Exerciser};
-use crate::parse::{self, ParseError};
-use crate::scenario::{Scenario, MAX_ITERATIONS, MAX_ORDER, MAX_PAGES, MAX_THREADS};
+use crate::exerciser::run::{cstr_field, Exerciser};
+use crate::pure::config::{Scenario, MAX_ITERATIONS, MAX_ORDER, MAX_PAGES, MAX_THREADS};
+use crate::pure::parse::{self, ParseError};
+use crate::sys::debugfs::{Knob, Output, Rejected};
 
 /// Which file.
 #[derive(Copy, Clone)]
@@ -144,7 +144,7 @@ impl Knob for ExKnob {
             }
             Kind::Bar => {
                 let t = parse::token(input)?;
-                let (dev, index) = match crate::attrs::cut(t, "/") {
+                let (dev, index) = match crate::pure::attrs::cut(t, "/") {
                     Some((d, i)) => (d, parse::parse_u64_in(i.as_bytes(), 0, 5)?),
                     None => (t, 0),
                 };
@@ -181,7 +181,8 @@ impl Knob for ExKnob {
             }
             Kind::Evict => {
                 one(input)?;
-                ex.pool().evict(u64::MAX, crate::pool::Why::Owner);
+                ex.pool()
+                    .evict(u64::MAX, crate::exerciser::pool::Why::Owner);
             }
             Kind::Results => return Err(Rejected::new(EPERM, "the file is read-only")),
             Kind::Bench => {

@@ -15,11 +15,11 @@ use kernel::bindings;
 use kernel::error::{code::*, to_result, Result};
 use kernel::ffi::{c_int, c_ulong, c_void};
 
-use crate::accessor::{self, Found};
-use crate::attrs::{pat_index, CacheMode, Level};
-use crate::ffi;
-use crate::log::pr_err_rl;
-use crate::scenario::{ARRAY_CHUNK, BLOCK_BYTES, FILL_CHUNK, PTR_BYTES};
+use crate::pure::attrs::{pat_index, CacheMode, Level};
+use crate::pure::config::{ARRAY_CHUNK, BLOCK_BYTES, FILL_CHUNK, PTR_BYTES};
+use crate::sys::accessor::{self, Found};
+use crate::sys::ffi;
+use crate::sys::log::pr_err_rl;
 
 /// Lets other tasks run if one should: every long loop of the exerciser
 /// calls this once per block, per page-table page or per chunk, so that a
@@ -401,12 +401,12 @@ impl PageSet {
     }
 
     /// Allocates an object of `pages` pages in blocks of at most
-    /// `max_order` (as [`crate::scenario::object_orders`]), its vectors at
+    /// `max_order` (as [`crate::pure::config::object_orders`]), its vectors at
     /// their exact size first; `-ENOMEM` if memory runs out.
     pub(crate) fn alloc_object(pages: u64, max_order: u64) -> Result<Self> {
-        let blocks = crate::scenario::object_blocks(pages, max_order);
+        let blocks = crate::pure::config::object_blocks(pages, max_order);
         let mut set = PageSet::with_capacity(pages as usize, blocks as usize)?;
-        for order in crate::scenario::object_orders(pages, max_order) {
+        for order in crate::pure::config::object_orders(pages, max_order) {
             set.push(Block::alloc(order)?)?;
             resched();
         }

@@ -38,13 +38,13 @@ use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
 
-use crate::attrs::CacheMode;
-use crate::cpa::{self, Block};
-use crate::exerciser::zeroed;
-use crate::ffi;
-use crate::log::pr_err_rl;
-use crate::scenario::{RingIdx, ENTRY_BYTES, MAX_ORDER, POOL_SLOT_BYTES};
-use crate::stats::OpStats;
+use crate::exerciser::page_set::{self, Block};
+use crate::exerciser::run::zeroed;
+use crate::pure::attrs::CacheMode;
+use crate::pure::config::{RingIdx, ENTRY_BYTES, MAX_ORDER, POOL_SLOT_BYTES};
+use crate::pure::latency::OpStats;
+use crate::sys::ffi;
+use crate::sys::log::pr_err_rl;
 
 /// A block bound with a non-WB caching, in or on its way to the pool.
 ///
@@ -109,7 +109,7 @@ struct Unbound {
     /// Pages found not WB afterwards.
     bad: u64,
     /// The first of them.
-    first: Option<cpa::Mismatch>,
+    first: Option<page_set::Mismatch>,
     /// Pages freed (0 if they were leaked).
     freed: u64,
 }
@@ -124,7 +124,7 @@ fn unbind(block: Block) -> Unbound {
     let ret = unsafe { ffi::set_pages_wb(block.page(0), n) };
     // SAFETY: as above.
     let ns = (unsafe { bindings::ktime_get() } - start).max(0) as u64;
-    let (bad, first) = cpa::Expect::new(CacheMode::Wb).check_range(block.addr(), block.len());
+    let (bad, first) = page_set::Expect::new(CacheMode::Wb).check_range(block.addr(), block.len());
     if bad != 0 {
         pr_err_rl!(
             "{} evicted page(s) not WB before free: leaked (pool.first_failure in results)\n",
@@ -478,7 +478,7 @@ impl Pool {
             drop(empty);
             let Some(slot) = slot else { break };
             freed += self.evict_entry(slot.entry);
-            cpa::resched();
+            page_set::resched();
         }
         if why == Why::Shrinker && freed > 0 {
             let mut ev = self.evictions.lock();

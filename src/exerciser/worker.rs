@@ -11,16 +11,16 @@ use kernel::bindings;
 use kernel::error::{code::*, Result};
 use kernel::ffi::{c_ulong, c_void};
 
-use crate::attrs::CacheMode;
-use crate::cpa::{self, Api, Mismatch, PageSet};
-use crate::exerciser::{ClaimedBar, Exerciser, IoremapFacts};
-use crate::log::pr_err_rl;
-use crate::pool::{Entry, Why};
-use crate::report::RunStats;
-use crate::scenario::{
+use crate::exerciser::page_set::{self, Api, Mismatch, PageSet};
+use crate::exerciser::pool::{Entry, Why};
+use crate::exerciser::run::{ClaimedBar, Exerciser, IoremapFacts};
+use crate::pure::attrs::CacheMode;
+use crate::pure::config::{
     object_blocks, object_orders, wc_again_due, Config, Op, Scenario, XorShift, MAX_ORDER,
     POOL_OBJECTS,
 };
+use crate::pure::run_stats::RunStats;
+use crate::sys::log::pr_err_rl;
 
 /// Runs `cfg.scenario` for one worker, counting into `st`. `bar` is the
 /// run's claimed BAR (`ioremap`); with `inject`, this worker makes the
@@ -273,9 +273,9 @@ impl Worker<'_> {
             for order in object_orders(size, self.cfg.max_order) {
                 match pool.take(order, mode) {
                     Some(e) => reused.push(e, GFP_KERNEL)?,
-                    None => fresh.push(cpa::Block::alloc(order)?)?,
+                    None => fresh.push(page_set::Block::alloc(order)?)?,
                 }
-                cpa::resched();
+                page_set::resched();
             }
             let mut injected = false;
             if fresh.pages() > 0 {
@@ -297,11 +297,11 @@ impl Worker<'_> {
             }
             for b in fresh.release_bound() {
                 pool.put(Entry::new(b, mode));
-                cpa::resched();
+                page_set::resched();
             }
             for e in reused {
                 pool.put(e);
-                cpa::resched();
+                page_set::resched();
             }
             let held = pool.pages();
             if held > limit {
@@ -318,7 +318,7 @@ impl Worker<'_> {
             return;
         }
         let start = now();
-        let expect = cpa::Expect::new(mode);
+        let expect = page_set::Expect::new(mode);
         let (mut bad, mut first, mut pages) = (0, None, 0);
         for b in reused.iter().filter_map(Entry::block) {
             let (n, f) = expect.check_range(b.addr(), b.len());
@@ -418,7 +418,7 @@ impl Worker<'_> {
     /// domain to UC (`get_page_from_l1e()`, "x86: enforce consistent
     /// cachability of MMIO mappings").
     fn check_mapping(&mut self, op: Op, m: &Mapping, len: usize, req: CacheMode) {
-        let xen_uc = crate::accessor::paravirt_live()
+        let xen_uc = crate::sys::accessor::paravirt_live()
             && matches!(req, CacheMode::Wb | CacheMode::Wt | CacheMode::Wp);
         let accepted: &[CacheMode] = match (req, xen_uc) {
             (CacheMode::Wb, true) => &[CacheMode::Uc, CacheMode::UcMinus],
@@ -431,13 +431,13 @@ impl Worker<'_> {
             (CacheMode::Wp, false) => &[CacheMode::Wp],
         };
         // At most two accepted modes.
-        let first_mode = cpa::Expect::new(accepted[0]);
-        let second_mode = accepted.get(1).map(|&m| cpa::Expect::new(m));
+        let first_mode = page_set::Expect::new(accepted[0]);
+        let second_mode = accepted.get(1).map(|&m| page_set::Expect::new(m));
         let mut bad = 0;
         let mut first = None;
         for i in 0..len >> 12 {
             if i % 512 == 511 {
-                cpa::resched();
+                page_set::resched();
             }
             let addr = m.0 as usize + (i << 12);
             let r = first_mode.check(addr).or_else(|e| match &second_mode {
@@ -510,7 +510,7 @@ impl Drop for Mapping {
 
 /// The cache mode of the entry mapping `addr`, through the accessor.
 fn accessor_mode(addr: usize) -> Option<CacheMode> {
-    let found = crate::accessor::lookup(addr as u64)?;
-    let pv = crate::accessor::pv_val(found.raw, found.level);
-    crate::attrs::PteAttrs::decode(pv, found.level, &crate::accessor::pat()).cache_mode()
+    let found = crate::sys::accessor::lookup(addr as u64)?;
+    let pv = crate::sys::accessor::pv_val(found.raw, found.level);
+    crate::pure::attrs::PteAttrs::decode(pv, found.level, &crate::sys::accessor::pat()).cache_mode()
 }

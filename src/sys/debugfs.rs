@@ -45,9 +45,9 @@ use kernel::sync::Mutex;
 use kernel::uaccess::UserSlice;
 use kernel::ThisModule;
 
-use crate::ffi;
-use crate::log::pr_err_rl;
-use crate::parse::ParseError;
+use crate::pure::parse::ParseError;
+use crate::sys::ffi;
+use crate::sys::log::pr_err_rl;
 
 /// The longest write a knob accepts, in bytes; longer ones get `-EINVAL`.
 pub(crate) const MAX_WRITE: usize = 256;

@@ -40,11 +40,11 @@ use kernel::bindings;
 use kernel::error::{code::*, Error, Result};
 use kernel::prelude::*;
 
-use crate::attrs::{
+use crate::pure::attrs::{
     self, AddrClass, CacheMode, Level, PatTable, PteAttrs, PteMasks, TableLevel, VaLayout,
     WalkError,
 };
-use crate::ffi;
+use crate::sys::ffi;
 
 /// Whether the kernel runs as Xen PV, where the hooks are not the
 /// identity; set once at load, for reports.

@@ -5,8 +5,8 @@
 
 use core::fmt::{self, Write};
 
-use crate::scenario::{Op, Scenario, RUN_STATS_BYTES};
-use crate::stats::OpStats;
+use crate::pure::config::{Op, Scenario, RUN_STATS_BYTES};
+use crate::pure::latency::OpStats;
 
 /// The most transitions a scenario times (see [`Scenario::ops`]).
 pub(crate) const MAX_OPS: usize = 5;
