@@ -30,6 +30,7 @@ use crate::exerciser::worker;
 use crate::pure::attrs::CacheMode;
 use crate::pure::config::{Config, Scenario};
 use crate::pure::latency;
+use crate::pure::parse::cstr_field;
 use crate::pure::run_stats::RunStats;
 use crate::sys::debugfs::Output;
 use crate::sys::ffi;
@@ -386,6 +387,12 @@ impl Exerciser {
     /// Runs `f` on the knobs.
     pub(crate) fn with_cfg<R>(&self, f: impl FnOnce(&mut Config) -> R) -> R {
         f(&mut self.cfg.lock())
+    }
+
+    /// Evicts the whole GEM pool (the `evict` knob); returns the pages
+    /// freed.
+    pub(crate) fn evict_all(&self) -> u64 {
+        self.pool.evict(u64::MAX, Why::Owner)
     }
 
     /// Runs `f` on the BAR selection.
@@ -837,12 +844,6 @@ pub(crate) fn zeroed<T: ZeroIsEmpty>() -> Result<VBox<T>> {
     let b = VBox::<T>::new_uninit(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN)?;
     // SAFETY: the memory is zeroed, a valid empty `T` (`ZeroIsEmpty`).
     Ok(unsafe { b.assume_init() })
-}
-
-/// The text of a NUL-padded name field.
-pub(crate) fn cstr_field(b: &[u8]) -> &str {
-    let n = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    core::str::from_utf8(&b[..n]).unwrap_or("?")
 }
 
 /// Waits for the given worker threads to exit and drops their references.

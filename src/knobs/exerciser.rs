@@ -8,8 +8,9 @@ use core::fmt::Write;
 use kernel::error::{code::*, Result};
 use kernel::sync::Arc;
 
-use crate::exerciser::run::{cstr_field, Exerciser};
+use crate::exerciser::run::Exerciser;
 use crate::pure::config::{Scenario, MAX_ITERATIONS, MAX_ORDER, MAX_PAGES, MAX_THREADS};
+use crate::pure::parse::cstr_field;
 use crate::pure::parse::{self, ParseError};
 use crate::sys::debugfs::{Knob, Output, Rejected};
 

@@ -109,6 +109,15 @@ pub(crate) fn parse_bool(input: &[u8]) -> Result<bool, ParseError> {
     }
 }
 
+/// The text of a NUL-padded name field (up to its first NUL; "?" if that
+/// is not UTF-8).
+pub(crate) fn cstr_field(b: &[u8]) -> &str {
+    let n = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    b.get(..n)
+        .and_then(|t| core::str::from_utf8(t).ok())
+        .unwrap_or("?")
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -270,5 +279,13 @@ mod tests {
         assert_eq!(format!("{}", ParseError::Empty), "empty input");
         assert_eq!(format!("{}", ParseError::Invalid), "not a number");
         assert_eq!(format!("{}", ParseError::Overflow), "number too large");
+    }
+
+    #[test]
+    fn cstr_fields() {
+        assert_eq!(cstr_field(b"0000:00:05.0\0\0\0"), "0000:00:05.0");
+        assert_eq!(cstr_field(b"abc"), "abc");
+        assert_eq!(cstr_field(b"\0abc"), "");
+        assert_eq!(cstr_field(b"\xff\0"), "?");
     }
 }
