@@ -182,8 +182,7 @@ impl Knob for ExKnob {
             }
             Kind::Evict => {
                 one(input)?;
-                ex.pool()
-                    .evict(u64::MAX, crate::exerciser::pool::Why::Owner);
+                ex.evict_all();
             }
             Kind::Results => return Err(Rejected::new(EPERM, "the file is read-only")),
             Kind::Bench => {
