@@ -12,10 +12,12 @@ use kernel::c_str;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-use exerciser::run::Exerciser;
+use bench::Bench;
+use exerciser::Exerciser;
 use knobs::exerciser::{ExKnob, Kind};
 use sys::accessor;
 use sys::debugfs::{self, Access};
+use sys::shrinker::Shrinker;
 
 mod bench;
 mod exerciser;
@@ -36,7 +38,9 @@ struct PteAttrsModule {
     /// Dropped first: no file can start anything once it is gone.
     dir: Option<debugfs::Dir>,
     ex: Arc<Exerciser>,
-    shrinker: Option<exerciser::run::PoolShrinker>,
+    bench: Arc<Bench>,
+    /// Holds a reference on `ex`, given up after the shrinker is freed.
+    shrinker: Option<Shrinker<Exerciser>>,
 }
 
 impl kernel::Module for PteAttrsModule {
@@ -52,13 +56,15 @@ impl kernel::Module for PteAttrsModule {
             live.pat
         );
         let ex = Exerciser::new()?;
-        let shrinker = ex.register_shrinker()?;
+        let shrinker = Shrinker::register(c_str!("pte_attrs-pool"), ex.clone())?;
+        let bench = Bench::new()?;
         // From here on a failure goes through `Drop` (which stops a run a
         // file may already have started); `dir`, declared after it, is
         // dropped first.
         let mut this = PteAttrsModule {
             dir: None,
             ex,
+            bench,
             shrinker: Some(shrinker),
         };
         let mut dir = debugfs::Dir::new(c_str!("pte_attrs"), module)?;
@@ -91,6 +97,7 @@ impl kernel::Module for PteAttrsModule {
         ] {
             let knob = ExKnob {
                 ex: this.ex.clone(),
+                bench: this.bench.clone(),
                 kind,
             };
             dir.file(name, access, knob)?;
@@ -110,9 +117,7 @@ impl Drop for PteAttrsModule {
         // then the shrinker that could still be evicting it.
         drop(self.dir.take());
         let (evicted, not_wb) = self.ex.shutdown();
-        if let Some(s) = self.shrinker.take() {
-            s.free();
-        }
+        drop(self.shrinker.take());
         pr_info!(
             "unloaded: {} pool pages evicted; {} evicted pages found not WB\n",
             evicted,

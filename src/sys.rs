@@ -10,6 +10,15 @@
 //! layer (`crate::pure`) and nothing above it.
 
 pub(crate) mod accessor;
+pub(crate) mod c_loops;
+pub(crate) mod cpa;
 pub(crate) mod debugfs;
 pub(crate) mod ffi;
+pub(crate) mod io;
 pub(crate) mod log;
+pub(crate) mod mem;
+pub(crate) mod page;
+pub(crate) mod pci;
+pub(crate) mod shrinker;
+pub(crate) mod task;
+pub(crate) mod time;

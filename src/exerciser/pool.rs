@@ -31,20 +31,19 @@ use kernel::alloc::{
     flags::{__GFP_NOWARN, GFP_KERNEL},
     KVVec, VBox,
 };
-use kernel::bindings;
-use kernel::error::{code::*, Result};
-use kernel::ffi::{c_int, c_ulong};
+use kernel::error::Result;
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
 
-use crate::exerciser::page_set::{self, Block};
-use crate::exerciser::run::zeroed;
+use crate::exerciser::verify::{Expect, Mismatch};
 use crate::pure::attrs::CacheMode;
 use crate::pure::config::{RingIdx, ENTRY_BYTES, MAX_ORDER, POOL_SLOT_BYTES};
 use crate::pure::latency::OpStats;
-use crate::sys::ffi;
 use crate::sys::log::pr_err_rl;
+use crate::sys::page::Block;
+use crate::sys::time::{self, Instant};
+use crate::sys::{cpa, mem};
 
 /// A block bound with a non-WB caching, in or on its way to the pool.
 ///
@@ -53,19 +52,19 @@ use crate::sys::log::pr_err_rl;
 /// `block` is `Some` until the entry is evicted; its pages are `mode`.
 /// Dropping an entry that was not evicted evicts it (WB, check, free), so
 /// no path frees its pages while they are not WB.
-pub(crate) struct Entry {
+pub(crate) struct PoolBlock {
     block: Option<Block>,
     mode: CacheMode,
 }
 
 // The run's memory pre-check counts this much per entry and list slot.
-const _: () = assert!(core::mem::size_of::<Entry>() as u64 <= ENTRY_BYTES);
+const _: () = assert!(core::mem::size_of::<PoolBlock>() as u64 <= ENTRY_BYTES);
 const _: () = assert!(core::mem::size_of::<Option<Slot>>() as u64 <= POOL_SLOT_BYTES);
 
-impl Entry {
+impl PoolBlock {
     /// An entry for `block`, whose pages the caller made `mode`.
     pub(crate) fn new(block: Block, mode: CacheMode) -> Self {
-        Entry {
+        PoolBlock {
             block: Some(block),
             mode,
         }
@@ -92,7 +91,7 @@ impl Entry {
     }
 }
 
-impl Drop for Entry {
+impl Drop for PoolBlock {
     fn drop(&mut self) {
         if let Some(block) = self.block.take() {
             let _ = unbind(block);
@@ -103,13 +102,13 @@ impl Drop for Entry {
 /// What [`unbind`] did.
 struct Unbound {
     /// `set_pages_wb()`'s result.
-    ret: c_int,
+    ret: Result,
     /// Its duration.
     ns: u64,
     /// Pages found not WB afterwards.
     bad: u64,
     /// The first of them.
-    first: Option<page_set::Mismatch>,
+    first: Option<Mismatch>,
     /// Pages freed (0 if they were leaked).
     freed: u64,
 }
@@ -117,24 +116,20 @@ struct Unbound {
 /// `set_pages_wb()` on `block`, a check of every page through the
 /// accessor, then the free; a block that is not all WB is leaked.
 fn unbind(block: Block) -> Unbound {
-    let n = block.len() as c_int;
-    // SAFETY: ktime_get() has no preconditions.
-    let start = unsafe { bindings::ktime_get() };
-    // SAFETY: the block's pages are ours.
-    let ret = unsafe { ffi::set_pages_wb(block.page(0), n) };
-    // SAFETY: as above.
-    let ns = (unsafe { bindings::ktime_get() } - start).max(0) as u64;
-    let (bad, first) = page_set::Expect::new(CacheMode::Wb).check_range(block.addr(), block.len());
+    let start = Instant::now();
+    let ret = cpa::set_pages(&block, 0, block.len(), CacheMode::Wb);
+    let ns = start.elapsed_ns();
+    let (bad, first) = Expect::new(CacheMode::Wb).check_block(&block);
     if bad != 0 {
         pr_err_rl!(
             "{} evicted page(s) not WB before free: leaked (pool.first_failure in results)\n",
             bad
         );
     }
-    if ret != 0 {
-        pr_err_rl!("set_pages_wb on eviction failed: {}\n", ret);
+    if let Err(e) = ret {
+        pr_err_rl!("set_pages_wb on eviction failed: {:?}\n", e);
     }
-    let freed = if ret != 0 || bad != 0 {
+    let freed = if ret.is_err() || bad != 0 {
         block.leak();
         0
     } else {
@@ -181,7 +176,7 @@ struct Slot {
     /// Taken from [`Lists::next_seq`] when the entry went in: smaller is
     /// older.
     seq: u64,
-    entry: Entry,
+    entry: PoolBlock,
 }
 
 /// The buffer of a [`Ring`]: every element initialised, `None` where no
@@ -327,7 +322,7 @@ pub(crate) struct Pool {
 
 /// Who asked for an eviction.
 #[derive(Copy, Clone, PartialEq, Eq)]
-pub(crate) enum Why {
+pub(crate) enum Evictor {
     /// A worker whose pool share is full, the `evict` knob, or unload.
     Owner,
     /// Memory pressure.
@@ -349,7 +344,7 @@ fn empty_buf(n: usize) -> Result<Buf> {
 impl Pool {
     /// An empty pool.
     pub(crate) fn new() -> Result<impl PinInit<Self>> {
-        let stats = zeroed::<OpStats>()?;
+        let stats = mem::zeroed::<OpStats>()?;
         Ok(pin_init!(Pool {
             lists <- new_mutex!(
                 Lists {
@@ -392,7 +387,7 @@ impl Pool {
 
     /// Takes the newest pooled block of `order` bound with `mode`, if
     /// there is one (LIFO, as TTM: the most recently used is warmest).
-    pub(crate) fn take(&self, order: u32, mode: CacheMode) -> Option<Entry> {
+    pub(crate) fn take(&self, order: u32, mode: CacheMode) -> Option<PoolBlock> {
         let (m, o) = list_of(mode, order)?;
         let mut lists = self.lists.lock();
         let slot = lists.rings[m][o].pop_back()?;
@@ -402,7 +397,7 @@ impl Pool {
 
     /// Releases `entry` into the pool; evicts it at once if the pool does
     /// not keep its kind or its list cannot grow.
-    pub(crate) fn put(&self, entry: Entry) {
+    pub(crate) fn put(&self, entry: PoolBlock) {
         let Some((m, o)) = entry.order().and_then(|order| list_of(entry.mode, order)) else {
             self.evict_entry(entry);
             return;
@@ -457,7 +452,7 @@ impl Pool {
 
     /// Evicts up to `max_pages` pages, oldest first across all lists;
     /// returns the pages freed.
-    pub(crate) fn evict(&self, max_pages: u64, why: Why) -> u64 {
+    pub(crate) fn evict(&self, max_pages: u64, why: Evictor) -> u64 {
         let mut freed = 0;
         while freed < max_pages {
             let (slot, empty) = {
@@ -478,9 +473,9 @@ impl Pool {
             drop(empty);
             let Some(slot) = slot else { break };
             freed += self.evict_entry(slot.entry);
-            page_set::resched();
+            time::resched();
         }
-        if why == Why::Shrinker && freed > 0 {
+        if why == Evictor::Shrinker && freed > 0 {
             let mut ev = self.evictions.lock();
             ev.shrinker_scans += 1;
             ev.shrinker_pages += freed;
@@ -489,14 +484,14 @@ impl Pool {
     }
 
     /// Evicts `entry` and counts it; returns the pages freed.
-    fn evict_entry(&self, mut entry: Entry) -> u64 {
+    fn evict_entry(&self, mut entry: PoolBlock) -> u64 {
         let Some(block) = entry.block.take() else {
             return 0;
         };
         let pages = block.len() as u64;
         let u = unbind(block);
         let mut ev = self.evictions.lock();
-        if u.ret == 0 {
+        if u.ret.is_ok() {
             ev.stats.record_ok(pages, u.ns);
         } else {
             ev.stats.record_error();
@@ -511,103 +506,5 @@ impl Pool {
     /// Runs `f` on the eviction counters.
     pub(crate) fn with_evictions<R>(&self, f: impl FnOnce(&mut Evictions) -> R) -> R {
         f(&mut self.evictions.lock())
-    }
-}
-
-/// The pool's shrinker: registered for the module's lifetime.
-///
-/// # Invariants
-///
-/// `ptr` is a registered shrinker whose `private_data` is a `Pool` that
-/// outlives it (the owner drops this before the pool).
-pub(crate) struct Shrinker {
-    ptr: *mut bindings::shrinker,
-}
-
-// SAFETY: the shrinker is only handed to `shrinker_free`, from any thread.
-unsafe impl Send for Shrinker {}
-// SAFETY: `&Shrinker` exposes nothing.
-unsafe impl Sync for Shrinker {}
-
-impl Shrinker {
-    /// Registers a shrinker that evicts from `pool`.
-    ///
-    /// # Safety
-    ///
-    /// `pool` must stay valid until the returned value is dropped.
-    pub(crate) unsafe fn register(pool: *const Pool) -> Result<Shrinker> {
-        // SAFETY: a constant format with no arguments.
-        let ptr = unsafe { bindings::shrinker_alloc(0, c"pte_attrs-pool".as_ptr().cast()) };
-        if ptr.is_null() {
-            pr_err!("cannot allocate the pool's shrinker\n");
-            return Err(ENOMEM);
-        }
-        // SAFETY: `ptr` is a fresh, unregistered shrinker we own.
-        unsafe {
-            (*ptr).count_objects = Some(count);
-            (*ptr).scan_objects = Some(scan);
-            (*ptr).seeks = bindings::DEFAULT_SEEKS as c_int;
-            (*ptr).private_data = pool.cast_mut().cast();
-            bindings::shrinker_register(ptr);
-        }
-        Ok(Shrinker { ptr })
-    }
-}
-
-impl Drop for Shrinker {
-    fn drop(&mut self) {
-        // SAFETY: `ptr` is registered (type invariant); `shrinker_free`
-        // unregisters it and waits for callbacks in flight.
-        unsafe { bindings::shrinker_free(self.ptr) };
-    }
-}
-
-/// The pool of a shrinker's callback.
-///
-/// # Safety
-///
-/// `s` must be a shrinker made by [`Shrinker::register`], in a callback.
-unsafe fn pool_of<'a>(s: *mut bindings::shrinker) -> &'a Pool {
-    // SAFETY: `private_data` is the pool, valid while the shrinker exists
-    // (invariant of `Shrinker`); callbacks end before `shrinker_free`
-    // returns.
-    unsafe { &*(*s).private_data.cast::<Pool>() }
-}
-
-/// `count_objects`: the pool's pages.
-///
-/// # Safety
-///
-/// Called by the shrinker core for a shrinker of [`Shrinker::register`].
-unsafe extern "C" fn count(
-    s: *mut bindings::shrinker,
-    _sc: *mut bindings::shrink_control,
-) -> c_ulong {
-    // SAFETY: called by the shrinker core for our shrinker.
-    let n = unsafe { pool_of(s) }.pages();
-    if n == 0 {
-        bindings::SHRINK_EMPTY as c_ulong
-    } else {
-        n as c_ulong
-    }
-}
-
-/// `scan_objects`: evicts up to `nr_to_scan` pages.
-///
-/// # Safety
-///
-/// Called by the shrinker core for a shrinker of [`Shrinker::register`],
-/// with a valid control.
-unsafe extern "C" fn scan(
-    s: *mut bindings::shrinker,
-    sc: *mut bindings::shrink_control,
-) -> c_ulong {
-    // SAFETY: called by the shrinker core for our shrinker with its control.
-    let (pool, want) = unsafe { (pool_of(s), (*sc).nr_to_scan) };
-    let freed = pool.evict(want as u64, Why::Shrinker);
-    if freed == 0 {
-        bindings::SHRINK_STOP as c_ulong
-    } else {
-        freed as c_ulong
     }
 }

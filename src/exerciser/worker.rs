@@ -4,37 +4,69 @@
 //!
 //! Every transition is timed and, with `verify` on, every page it touched
 //! is checked through the accessor. Errors leave nothing behind: pages are
-//! held by [`PageSet`]s and pool [`Entry`]s, which restore WB on drop.
+//! held by [`PageSet`]s and [`PoolBlock`]s, which restore WB on drop.
 
 use kernel::alloc::{flags::GFP_KERNEL, KVVec};
-use kernel::bindings;
 use kernel::error::{code::*, Result};
-use kernel::ffi::{c_ulong, c_void};
 
-use crate::exerciser::page_set::{self, Api, Mismatch, PageSet};
-use crate::exerciser::pool::{Entry, Why};
-use crate::exerciser::run::{ClaimedBar, Exerciser, IoremapFacts};
-use crate::pure::attrs::CacheMode;
+use crate::exerciser::control::Control;
+use crate::exerciser::page_set::{Api, PageSet};
+use crate::exerciser::pool::{Evictor, Pool, PoolBlock};
+use crate::exerciser::verify::{Expect, Mismatch};
+use crate::pure::attrs::{CacheMode, PteAttrs};
 use crate::pure::config::{
     object_blocks, object_orders, wc_again_due, Config, Op, Scenario, XorShift, MAX_ORDER,
     POOL_OBJECTS,
 };
 use crate::pure::run_stats::RunStats;
+use crate::sys::accessor;
+use crate::sys::io::IoMapping;
 use crate::sys::log::pr_err_rl;
+use crate::sys::page::Block;
+use crate::sys::pci::ClaimedBar;
+use crate::sys::time::{self, Instant};
 
-/// Runs `cfg.scenario` for one worker, counting into `st`. `bar` is the
-/// run's claimed BAR (`ioremap`); with `inject`, this worker makes the
-/// run's first non-WB transition wrong on purpose (`inject_miss`).
+/// What the `ioremap` scenario found; shown in `results`.
+#[derive(Copy, Clone, Default)]
+pub(crate) struct IoremapFacts {
+    /// The device mapped.
+    pub(crate) dev: [u8; 32],
+    /// The BAR's physical start.
+    pub(crate) start: u64,
+    /// How much of it each worker mapped.
+    pub(crate) size: u64,
+    /// What `ioremap_uc` over a live WC mapping gave: `None` if refused,
+    /// else the mode its PTEs have.
+    pub(crate) conflict: Option<Option<CacheMode>>,
+    /// Whether the conflict case ran.
+    pub(crate) conflict_tried: bool,
+}
+
+/// The bytes of the BAR each of `threads` workers maps (0: too small).
+/// Each maps its own slice of at most 2 MiB: enough pages to check, cheap
+/// to map, and no thread's mapping is another's conflict (a range has one
+/// memtype at a time).
+pub(crate) fn ioremap_slice(size: u64, threads: u64) -> u64 {
+    (size / threads.max(1)).min(2 << 20) & !0xfff
+}
+
+/// Runs `cfg.scenario` for one worker, counting into `st`, steered by
+/// `ctl`, with the exerciser's `pool`. `bar` is the run's claimed BAR
+/// (`ioremap`); with `inject`, this worker makes the run's first non-WB
+/// transition wrong on purpose (`inject_miss`). Returns what the
+/// `ioremap` scenario found, from worker 0.
 pub(crate) fn run(
-    ex: &Exerciser,
+    ctl: &Control,
+    pool: &Pool,
     cfg: &Config,
     bar: Option<&ClaimedBar>,
     id: u32,
     inject: bool,
     st: &mut RunStats,
-) {
+) -> Option<IoremapFacts> {
     let mut w = Worker {
-        ex,
+        ctl,
+        pool,
         cfg,
         st,
         id,
@@ -44,7 +76,10 @@ pub(crate) fn run(
         (Scenario::SetPages, _) => w.set_pages(),
         (Scenario::PagesArray, _) => w.pages_array(),
         (Scenario::SetMemory, _) => w.set_memory(),
-        (Scenario::Ioremap, Some(bar)) => w.ioremap(bar),
+        (Scenario::Ioremap, Some(bar)) => match w.ioremap(bar) {
+            Ok(facts) => return (id == 0).then_some(facts),
+            Err(e) => Err(e),
+        },
         (Scenario::Ioremap, None) => Err(ENODEV),
         (Scenario::GemEvict, _) => w.gem_evict(),
         (Scenario::WcWbFree, _) => w.wc_wb_free(),
@@ -53,15 +88,12 @@ pub(crate) fn run(
         w.st.errors += 1;
         pr_err_rl!("worker {}: {} stopped early: {:?}\n", id, cfg.scenario, e);
     }
-}
-
-fn now() -> i64 {
-    // SAFETY: ktime_get() has no preconditions.
-    unsafe { bindings::ktime_get() }
+    None
 }
 
 struct Worker<'a> {
-    ex: &'a Exerciser,
+    ctl: &'a Control,
+    pool: &'a Pool,
     cfg: &'a Config,
     st: &'a mut RunStats,
     id: u32,
@@ -74,9 +106,9 @@ impl Worker<'_> {
     /// counters (a failure also in the totals, where it is handled: most
     /// end the worker, see [`run`]).
     fn timed(&mut self, op: Op, pages: usize, f: impl FnOnce() -> Result) -> Result {
-        let start = now();
+        let start = Instant::now();
         let r = f();
-        let ns = (now() - start).max(0) as u64;
+        let ns = start.elapsed_ns();
         self.st.cpa_ns += ns;
         if let Some(o) = self.st.op(self.cfg.scenario, op) {
             match r {
@@ -110,9 +142,9 @@ impl Worker<'_> {
     /// mode `op` should have left.
     fn verify(&mut self, op: Op, set: &PageSet, want: CacheMode) {
         if self.cfg.verify {
-            let start = now();
+            let start = Instant::now();
             let (bad, first) = set.verify(want);
-            self.st.verify_ns += (now() - start).max(0) as u64;
+            self.st.verify_ns += start.elapsed_ns();
             if let Some(o) = self.st.op(self.cfg.scenario, op) {
                 o.record_verify_failures(bad);
             }
@@ -147,7 +179,7 @@ impl Worker<'_> {
     fn set_pages(&mut self) -> Result {
         let mut set = self.contiguous()?;
         for _ in 0..self.cfg.iterations {
-            if self.ex.stopping() {
+            if self.ctl.stopping() {
                 break;
             }
             self.change(&mut set, Op::SetPagesUc, Api::Pages, CacheMode::UcMinus)?;
@@ -160,7 +192,7 @@ impl Worker<'_> {
     fn set_memory(&mut self) -> Result {
         let mut set = self.contiguous()?;
         for _ in 0..self.cfg.iterations {
-            if self.ex.stopping() {
+            if self.ctl.stopping() {
                 break;
             }
             self.change(&mut set, Op::MemoryWc, Api::Memory, CacheMode::Wc)?;
@@ -176,7 +208,7 @@ impl Worker<'_> {
         let mut set = PageSet::alloc_object(self.cfg.pages, 0)?;
         let mut asked = false;
         for _ in 0..self.cfg.iterations {
-            if self.ex.stopping() {
+            if self.ctl.stopping() {
                 break;
             }
             let injected = self.change(&mut set, Op::ArrayWc, Api::Array, CacheMode::Wc)?;
@@ -199,9 +231,9 @@ impl Worker<'_> {
     /// refuse; then the pages are checked still WC.
     fn wc_again(&mut self, set: &mut PageSet) {
         let pages = set.pages();
-        let start = now();
+        let start = Instant::now();
         let again = set.set_again(Api::Array, CacheMode::Wc);
-        let ns = (now() - start).max(0) as u64;
+        let ns = start.elapsed_ns();
         let o = self.st.op(self.cfg.scenario, Op::ArrayWcAgain);
         match (again, o) {
             (Err(_), Some(o)) => o.record_ok(pages as u64, ns),
@@ -222,7 +254,7 @@ impl Worker<'_> {
     /// is not is reported and leaked, never freed.
     fn wc_wb_free(&mut self) -> Result {
         for _ in 0..self.cfg.iterations {
-            if self.ex.stopping() {
+            if self.ctl.stopping() {
                 break;
             }
             let mut set = PageSet::alloc_object(self.cfg.pages, 0)?;
@@ -252,12 +284,12 @@ impl Worker<'_> {
     /// workers when it holds more than its share. With `verify` on, every
     /// page of a reused block is checked again when it is rebound.
     fn gem_evict(&mut self) -> Result {
-        let pool = self.ex.pool();
+        let pool = self.pool;
         let mut rng = XorShift::new(u64::from(self.id) + 1);
         let limit = self.cfg.pages * POOL_OBJECTS * self.cfg.threads;
         let max_blocks = object_blocks(self.cfg.pages, self.cfg.max_order) as usize;
         for it in 0..self.cfg.iterations {
-            if self.ex.stopping() {
+            if self.ctl.stopping() {
                 break;
             }
             let (op, mode) = if it % 2 == 0 {
@@ -273,9 +305,9 @@ impl Worker<'_> {
             for order in object_orders(size, self.cfg.max_order) {
                 match pool.take(order, mode) {
                     Some(e) => reused.push(e, GFP_KERNEL)?,
-                    None => fresh.push(page_set::Block::alloc(order)?)?,
+                    None => fresh.push(Block::alloc(order)?)?,
                 }
-                page_set::resched();
+                time::resched();
             }
             let mut injected = false;
             if fresh.pages() > 0 {
@@ -296,16 +328,16 @@ impl Worker<'_> {
                 e.fill(0xa5);
             }
             for b in fresh.release_bound() {
-                pool.put(Entry::new(b, mode));
-                page_set::resched();
+                pool.put(PoolBlock::new(b, mode));
+                time::resched();
             }
             for e in reused {
                 pool.put(e);
-                page_set::resched();
+                time::resched();
             }
             let held = pool.pages();
             if held > limit {
-                pool.evict(held - limit, Why::Owner);
+                pool.evict(held - limit, Evictor::Owner);
             }
         }
         Ok(())
@@ -313,20 +345,20 @@ impl Worker<'_> {
 
     /// Checks every page of the reused blocks against `mode`, counted as
     /// `op`'s checks.
-    fn verify_reused(&mut self, op: Op, reused: &[Entry], mode: CacheMode) {
+    fn verify_reused(&mut self, op: Op, reused: &[PoolBlock], mode: CacheMode) {
         if reused.is_empty() {
             return;
         }
-        let start = now();
-        let expect = page_set::Expect::new(mode);
+        let start = Instant::now();
+        let expect = Expect::new(mode);
         let (mut bad, mut first, mut pages) = (0, None, 0);
-        for b in reused.iter().filter_map(Entry::block) {
-            let (n, f) = expect.check_range(b.addr(), b.len());
+        for b in reused.iter().filter_map(PoolBlock::block) {
+            let (n, f) = expect.check_block(b);
             bad += n;
             first = first.or(f);
             pages += b.len();
         }
-        self.st.verify_ns += (now() - start).max(0) as u64;
+        self.st.verify_ns += start.elapsed_ns();
         if let Some(o) = self.st.op(self.cfg.scenario, op) {
             o.record_verify_failures(bad);
         }
@@ -336,78 +368,59 @@ impl Worker<'_> {
     /// `ioremap_*` of the run's claimed PCI memory BAR, each mapping's
     /// PTEs checked, and the kernel's memtype bookkeeping read back from
     /// `pat_memtype_list`.
-    fn ioremap(&mut self, bar: &ClaimedBar) -> Result {
+    fn ioremap(&mut self, bar: &ClaimedBar) -> Result<IoremapFacts> {
         let id = self.id;
         let mut facts = IoremapFacts {
-            dev: bar.dev,
-            start: bar.start,
+            dev: *bar.dev(),
+            start: bar.start(),
             ..IoremapFacts::default()
         };
-        // Each thread maps its own slice of at most 2 MiB (checked at the
-        // start of the run to be at least a page).
-        let slice = (bar.size / self.cfg.threads.max(1)).min(2 << 20) & !0xfff;
+        // Checked at the start of the run to be at least a page.
+        let slice = ioremap_slice(bar.size(), self.cfg.threads);
         if slice == 0 {
             return Err(EINVAL);
         }
         facts.size = slice;
-        let base = facts.start + u64::from(id) * slice;
+        let offset = u64::from(id) * slice;
         let len = slice as usize;
         let pages = len >> 12;
-        type Map = unsafe extern "C" fn(bindings::resource_size_t, c_ulong) -> *mut c_void;
-        let maps: [(Op, CacheMode, Map); 4] = [
-            (Op::IoremapWc, CacheMode::Wc, bindings::ioremap_wc),
-            (Op::IoremapUc, CacheMode::Uc, bindings::ioremap_uc),
-            (Op::IoremapWt, CacheMode::Wt, bindings::ioremap_wt),
-            (Op::IoremapCache, CacheMode::Wb, bindings::ioremap_cache),
+        let maps: [(Op, CacheMode); 4] = [
+            (Op::IoremapWc, CacheMode::Wc),
+            (Op::IoremapUc, CacheMode::Uc),
+            (Op::IoremapWt, CacheMode::Wt),
+            (Op::IoremapCache, CacheMode::Wb),
         ];
         for it in 0..self.cfg.iterations {
-            if self.ex.stopping() {
+            if self.ctl.stopping() {
                 break;
             }
-            for &(op, mode, map) in maps.iter() {
-                let mut addr = core::ptr::null_mut();
-                let start = base;
+            for &(op, mode) in maps.iter() {
+                let mut mapping = None;
                 let r = self.timed(op, pages, || {
-                    // The range is a prefetchable memory BAR of a PCI device
-                    // with memory decoding on, claimed by this run (no
-                    // driver has it): the CPU may read it speculatively
-                    // through this mapping, as through any, and we never
-                    // access it.
-                    // SAFETY: mapping such a range has no other effect.
-                    addr = unsafe { map(start, len as c_ulong) };
-                    if addr.is_null() {
-                        Err(ENOMEM)
-                    } else {
-                        Ok(())
-                    }
+                    mapping = Some(IoMapping::new(bar, offset, len, mode)?);
+                    Ok(())
                 });
-                if r.is_err() {
+                let (Ok(()), Some(mapping)) = (r, mapping) else {
                     // Not fatal: the next mode is tried.
                     self.st.errors += 1;
                     continue;
-                }
-                let Some(mapping) = Mapping::new(addr) else {
-                    continue;
                 };
                 if self.cfg.verify {
-                    self.check_mapping(op, &mapping, len, mode);
+                    self.check_mapping(op, &mapping, mode);
                 }
                 if it == 0 && id == 0 && mode == CacheMode::Wc {
                     // Let a test compare the live mapping with the kernel's
                     // page-table dump and pat_memtype_list.
-                    self.ex.hold_mapping(mapping.0 as usize);
+                    self.ctl.hold_mapping(mapping.addr());
                 }
                 drop(mapping);
             }
             if it == 0 {
                 facts.conflict_tried = true;
-                facts.conflict = self.conflict(base, len, pages)?;
+                facts.conflict = self.conflict(bar, offset, len, pages)?;
             }
         }
-        if id == 0 {
-            self.ex.set_ioremap_facts(facts);
-        }
-        Ok(())
+        Ok(facts)
     }
 
     /// Checks every PTE of a mapping requested as `req`: it carries the
@@ -417,8 +430,9 @@ impl Worker<'_> {
     /// hypervisor forces every cacheable (WB, WT, WP) MMIO mapping of a PV
     /// domain to UC (`get_page_from_l1e()`, "x86: enforce consistent
     /// cachability of MMIO mappings").
-    fn check_mapping(&mut self, op: Op, m: &Mapping, len: usize, req: CacheMode) {
-        let xen_uc = crate::sys::accessor::paravirt_live()
+    fn check_mapping(&mut self, op: Op, m: &IoMapping<'_>, req: CacheMode) {
+        let len = m.len();
+        let xen_uc = accessor::paravirt_live()
             && matches!(req, CacheMode::Wb | CacheMode::Wt | CacheMode::Wp);
         let accepted: &[CacheMode] = match (req, xen_uc) {
             (CacheMode::Wb, true) => &[CacheMode::Uc, CacheMode::UcMinus],
@@ -431,15 +445,15 @@ impl Worker<'_> {
             (CacheMode::Wp, false) => &[CacheMode::Wp],
         };
         // At most two accepted modes.
-        let first_mode = page_set::Expect::new(accepted[0]);
-        let second_mode = accepted.get(1).map(|&m| page_set::Expect::new(m));
+        let first_mode = Expect::new(accepted[0]);
+        let second_mode = accepted.get(1).map(|&m| Expect::new(m));
         let mut bad = 0;
         let mut first = None;
         for i in 0..len >> 12 {
             if i % 512 == 511 {
-                page_set::resched();
+                time::resched();
             }
-            let addr = m.0 as usize + (i << 12);
+            let addr = m.addr() + (i << 12);
             let r = first_mode.check(addr).or_else(|e| match &second_mode {
                 Some(s) => s.check(addr).map_err(|_| e),
                 None => Err(e),
@@ -461,56 +475,30 @@ impl Worker<'_> {
     /// (UC asked, WC live: the second mapping is WC too), else NULL.
     fn conflict(
         &mut self,
-        start: u64,
+        bar: &ClaimedBar,
+        offset: u64,
         len: usize,
         pages: usize,
     ) -> Result<Option<Option<CacheMode>>> {
-        // SAFETY: as in `ioremap`.
-        let Some(wc) = Mapping::new(unsafe { bindings::ioremap_wc(start, len as c_ulong) }) else {
-            return Err(ENOMEM);
-        };
-        let mut second = core::ptr::null_mut();
+        let wc = IoMapping::new(bar, offset, len, CacheMode::Wc)?;
+        let mut second = None;
         self.timed(Op::IoremapConflict, pages, || {
-            // SAFETY: as in `ioremap`.
-            second = unsafe { bindings::ioremap_uc(start, len as c_ulong) };
+            second = IoMapping::new(bar, offset, len, CacheMode::Uc).ok();
             Ok(())
         })?;
-        let Some(second) = Mapping::new(second) else {
+        let Some(second) = second else {
             return Ok(None);
         };
-        let got = accessor_mode(second.0 as usize);
+        let got = accessor_mode(second.addr());
         drop(second);
         drop(wc);
         Ok(Some(got))
     }
 }
 
-/// An `ioremap_*` mapping, unmapped on drop.
-///
-/// # Invariants
-///
-/// `.0` is a live mapping returned by an `ioremap_*` call.
-struct Mapping(*mut c_void);
-
-impl Mapping {
-    /// Owns what an `ioremap_*` call returned, if it is a mapping: a null
-    /// one must never reach `iounmap()` (it warns: fault injection made
-    /// `ioremap_wc` fail and showed it).
-    fn new(addr: *mut c_void) -> Option<Mapping> {
-        (!addr.is_null()).then_some(Mapping(addr))
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: the mapping is live (type invariant) and unused now.
-        unsafe { bindings::iounmap(self.0) };
-    }
-}
-
 /// The cache mode of the entry mapping `addr`, through the accessor.
 fn accessor_mode(addr: usize) -> Option<CacheMode> {
-    let found = crate::sys::accessor::lookup(addr as u64)?;
-    let pv = crate::sys::accessor::pv_val(found.raw, found.level);
-    crate::pure::attrs::PteAttrs::decode(pv, found.level, &crate::sys::accessor::pat()).cache_mode()
+    let found = accessor::lookup(addr as u64)?;
+    let pv = accessor::pv_val(found.raw, found.level);
+    PteAttrs::decode(pv, found.level, &accessor::pat()).cache_mode()
 }

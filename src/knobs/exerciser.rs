@@ -8,7 +8,8 @@ use core::fmt::Write;
 use kernel::error::{code::*, Result};
 use kernel::sync::Arc;
 
-use crate::exerciser::run::Exerciser;
+use crate::bench::Bench;
+use crate::exerciser::Exerciser;
 use crate::pure::config::{Scenario, MAX_ITERATIONS, MAX_ORDER, MAX_PAGES, MAX_THREADS};
 use crate::pure::parse::cstr_field;
 use crate::pure::parse::{self, ParseError};
@@ -60,6 +61,8 @@ pub(crate) enum Kind {
 pub(crate) struct ExKnob {
     /// The exerciser.
     pub(crate) ex: Arc<Exerciser>,
+    /// The benchmarks.
+    pub(crate) bench: Arc<Bench>,
     /// Which file.
     pub(crate) kind: Kind,
 }
@@ -106,7 +109,7 @@ impl Knob for ExKnob {
             Kind::Run | Kind::Stop | Kind::Reset | Kind::Evict => Ok(()),
             Kind::Results => ex.write_results(out),
             Kind::Bench => {
-                ex.write_bench(out);
+                self.bench.write(out);
                 Ok(())
             }
         };
@@ -187,7 +190,8 @@ impl Knob for ExKnob {
             Kind::Results => return Err(Rejected::new(EPERM, "the file is read-only")),
             Kind::Bench => {
                 let what = parse::token(input)?;
-                ex.bench(what)
+                self.bench
+                    .run(what)
                     .map_err(|(err, why)| Rejected::new(err, why))?;
             }
         }

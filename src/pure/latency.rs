@@ -3,8 +3,8 @@
 //! Per-transition statistics of the CPA exerciser.
 //!
 //! This file is kernel-free: it uses only `core` (no heap, no floating
-//! point, no `unsafe`), so the kernel module and the host test crate compile
-//! the very same source.
+//! point, no unchecked code), so the kernel module and the host test crate
+//! compile the very same source.
 //!
 //! # Latency histogram
 //!

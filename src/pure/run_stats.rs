@@ -135,28 +135,6 @@ mod tests {
     }
 
     #[test]
-    fn all_zero_is_empty() {
-        // SAFETY: `RunStats` holds only integers (and arrays and structs of
-        // them), for which all-zero bytes are valid.
-        let mut z: RunStats = unsafe { core::mem::zeroed() };
-        let mut n = RunStats::new();
-        let (mut a, mut b) = (String::new(), String::new());
-        z.write_kv(&mut a, Scenario::GemEvict).unwrap();
-        n.write_kv(&mut b, Scenario::GemEvict).unwrap();
-        assert_eq!(a, b);
-        for r in [&mut z, &mut n] {
-            let o = r.op(Scenario::GemEvict, Op::GemBindUc).unwrap();
-            o.record_ok(1, 42);
-            o.record_ok(1, 7);
-        }
-        let (mut a, mut b) = (String::new(), String::new());
-        z.write_kv(&mut a, Scenario::GemEvict).unwrap();
-        n.write_kv(&mut b, Scenario::GemEvict).unwrap();
-        assert_eq!(a, b);
-        assert!(a.contains("gem.bind_uc.lat_min_ns=7\n"), "{a}");
-    }
-
-    #[test]
     fn merge_and_render() {
         let mut a = RunStats::new();
         a.op(Scenario::SetPages, Op::SetPagesUc)

@@ -459,18 +459,18 @@ impl Found {
     /// copy (one copy for a run keeps the per-page cost of a check near a
     /// plain load); `false`, with `out` unspecified, if they cannot be read
     /// (the table page was freed and unmapped since the walk, as
-    /// DEBUG_PAGEALLOC does).
+    /// DEBUG_PAGEALLOC does) or if the run would leave the entry's
+    /// page-table page.
     ///
-    /// # Safety
-    ///
-    /// The entry's slot index (`(addr >> 12) & 511` for a 4K entry) plus
-    /// `n + out.len()` must stay within 512, so that the read stays in the
-    /// entry's page-table page. If that page was freed and reused since the
-    /// walk, the values read are whatever it holds now (see the race
-    /// described in include/pte_attrs.h); the module's own mappings never
-    /// lose their tables (6.12's CPA splits large pages but never frees a
-    /// table).
-    pub(crate) unsafe fn raw_run(&self, n: usize, out: &mut [u64]) -> bool {
+    /// If that page was freed and reused since the walk, the values read
+    /// are whatever it holds now (see the race described in
+    /// include/pte_attrs.h); the module's own mappings never lose their
+    /// tables (6.12's CPA splits large pages but never frees a table).
+    pub(crate) fn raw_run(&self, n: usize, out: &mut [u64]) -> bool {
+        let index = (self.entry as usize >> 3) & 511;
+        if index + n + out.len() > 512 {
+            return false;
+        }
         let slot = self.entry.wrapping_add(n) as kernel::ffi::c_ulong;
         // SAFETY: `copy_from_kernel_nofault()` may be given any address (a
         // fault gives -EFAULT); `out` is valid for `out.len()` entries.

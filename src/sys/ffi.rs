@@ -1,10 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! C functions the 6.12 `kernel::bindings` lack.
+//! C functions the 6.12 `kernel::bindings` lack, with their C types.
+//!
+//! Only the files of `crate::sys` call them, each from the safe type that
+//! owns the object the call is about.
 //!
 //! Two kinds: exported kernel functions whose headers bindgen was not asked
 //! to read (debugfs), and the helpers of `glue.c`, which wrap what Rust
 //! cannot call (static inlines, macros).
+//!
+//! `improper_ctypes` is allowed on the blocks as on the kernel's own
+//! `bindings`: some bindgen structs behind these pointers have zero-sized
+//! members, and the pointers are only handed back to C.
 //!
 //! A `struct dentry` is opaque here (`*mut c_void`): this module only hands
 //! the pointers back to debugfs.
@@ -12,6 +19,7 @@
 use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 
+#[allow(improper_ctypes)]
 extern "C" {
     /// `debugfs_create_dir()` (include/linux/debugfs.h).
     pub(crate) fn debugfs_create_dir(name: *const c_char, parent: *mut c_void) -> *mut c_void;
@@ -65,11 +73,14 @@ extern "C" {
     pub(crate) fn pte_attrs_glue_direct_map_end() -> u64;
 
     /// `alloc_pages(GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY, order)`.
-    pub(crate) fn pte_attrs_glue_alloc_pages(order: c_uint) -> *mut c_void;
+    pub(crate) fn pte_attrs_glue_alloc_pages(order: c_uint) -> *mut bindings::page;
     /// `page_address()`.
-    pub(crate) fn pte_attrs_glue_page_address(page: *mut c_void) -> *mut c_void;
+    pub(crate) fn pte_attrs_glue_page_address(page: *mut bindings::page) -> *mut c_void;
     /// `nth_page()`.
-    pub(crate) fn pte_attrs_glue_nth_page(page: *mut c_void, n: c_ulong) -> *mut c_void;
+    pub(crate) fn pte_attrs_glue_nth_page(
+        page: *mut bindings::page,
+        n: c_ulong,
+    ) -> *mut bindings::page;
     /// `kthread_run()` of `"name/id"`, holding a task reference for
     /// `kthread_stop_put()`; an `ERR_PTR` on failure.
     pub(crate) fn pte_attrs_glue_kthread_run(
@@ -77,7 +88,7 @@ extern "C" {
         data: *mut c_void,
         name: *const c_char,
         id: c_uint,
-    ) -> *mut c_void;
+    ) -> *mut bindings::task_struct;
     /// Benchmark loop: `pte_flags()` of each of `n` values, folded.
     pub(crate) fn pte_attrs_bench_pte_flags(v: *const u64, n: usize) -> u64;
     /// Benchmark loop: `pte_val() & PTE_FLAGS_MASK` (a patched call site).
@@ -94,19 +105,40 @@ extern "C" {
     pub(crate) fn BUG_func();
 
     /// `set_pages_uc()` (arch/x86/mm/pat/set_memory.c).
-    pub(crate) fn set_pages_uc(page: *mut c_void, numpages: c_int) -> c_int;
+    pub(crate) fn set_pages_uc(page: *mut bindings::page, numpages: c_int) -> c_int;
     /// `set_pages_wb()`.
-    pub(crate) fn set_pages_wb(page: *mut c_void, numpages: c_int) -> c_int;
+    pub(crate) fn set_pages_wb(page: *mut bindings::page, numpages: c_int) -> c_int;
     /// `set_pages_array_uc()`.
-    pub(crate) fn set_pages_array_uc(pages: *mut *mut c_void, numpages: c_int) -> c_int;
+    pub(crate) fn set_pages_array_uc(pages: *mut *mut bindings::page, numpages: c_int) -> c_int;
     /// `set_pages_array_wc()`.
-    pub(crate) fn set_pages_array_wc(pages: *mut *mut c_void, numpages: c_int) -> c_int;
+    pub(crate) fn set_pages_array_wc(pages: *mut *mut bindings::page, numpages: c_int) -> c_int;
     /// `set_pages_array_wb()`.
-    pub(crate) fn set_pages_array_wb(pages: *mut *mut c_void, numpages: c_int) -> c_int;
+    pub(crate) fn set_pages_array_wb(pages: *mut *mut bindings::page, numpages: c_int) -> c_int;
     /// `set_memory_uc()`: really UC-.
     pub(crate) fn set_memory_uc(addr: c_ulong, numpages: c_int) -> c_int;
     /// `set_memory_wc()`.
     pub(crate) fn set_memory_wc(addr: c_ulong, numpages: c_int) -> c_int;
     /// `set_memory_wb()`.
     pub(crate) fn set_memory_wb(addr: c_ulong, numpages: c_int) -> c_int;
+}
+
+#[allow(improper_ctypes)]
+extern "C" {
+    /// `pci_glue.c`: claims BAR `bar` of the PCI device `want` (empty:
+    /// the first display-class device that qualifies). 0 and a device
+    /// reference with the region requested in `*out`, or a positive
+    /// `enum pte_attrs_bar_why` with nothing held.
+    pub(crate) fn pte_attrs_pci_claim_bar(
+        want: *const c_char,
+        bar: c_int,
+        out: *mut *mut bindings::pci_dev,
+        name: *mut c_char,
+        len: usize,
+        start: *mut u64,
+        size: *mut u64,
+    ) -> c_int;
+    /// `pci_glue.c`: releases the region (`start`, `size` as the claim
+    /// said) and drops the device reference of a successful
+    /// [`pte_attrs_pci_claim_bar`].
+    pub(crate) fn pte_attrs_pci_release_bar(pdev: *mut bindings::pci_dev, start: u64, size: u64);
 }

@@ -9,19 +9,12 @@
 //! prints a kernel address or a page-table entry: those are in the
 //! root-only debugfs files (`results`, `lookup`), where the log points.
 
-/// The monotonic clock in nanoseconds, for [`crate::pure::ratelimit`].
-pub(crate) fn now_ns() -> u64 {
-    // SAFETY: `ktime_get()` has no preconditions.
-    let t = unsafe { kernel::bindings::ktime_get() };
-    t.max(0) as u64
-}
-
 /// `$pr!($($arg)*)` behind one [`crate::pure::ratelimit::RateLimit`] for the
 /// call site: the body of [`pr_err_rl!`] and [`pr_info_rl!`].
 macro_rules! pr_rl {
     ($pr:ident, $($arg:tt)*) => {{
         static RL: $crate::pure::ratelimit::RateLimit = $crate::pure::ratelimit::RateLimit::new();
-        let v = RL.check($crate::sys::log::now_ns());
+        let v = RL.check($crate::sys::time::now_ns());
         if v.dropped > 0 {
             kernel::$pr!("{} similar messages suppressed\n", v.dropped);
         }

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `results` file: `key=value` lines of the last run and of the pool.
+
+use core::fmt::{self, Write};
+
+use crate::exerciser::run::Exerciser;
+use crate::pure::attrs::CacheMode;
+use crate::pure::config::Scenario;
+use crate::pure::latency::OpStats;
+use crate::pure::parse::cstr_field;
+use crate::sys::mem;
+
+impl Exerciser {
+    /// Writes the `results` file.
+    pub(crate) fn write_results(&self, w: &mut impl Write) -> fmt::Result {
+        let runs = self.runs.lock();
+        let c = &runs.cfg;
+        writeln!(w, "state={}", runs.state.name())?;
+        writeln!(w, "scenario={}", c.scenario)?;
+        writeln!(
+            w,
+            "config=pages={} max_order={} iterations={} threads={} verify={}",
+            c.pages,
+            c.max_order,
+            c.iterations,
+            c.threads,
+            u8::from(c.verify)
+        )?;
+        writeln!(w, "elapsed_ns={}", runs.elapsed_ns)?;
+        match runs.stats.as_ref() {
+            Some(s) => s.write_kv(w, c.scenario)?,
+            None => writeln!(w, "ops=0")?,
+        }
+        if c.scenario == Scenario::Ioremap && runs.stats.is_some() {
+            let f = &runs.ioremap;
+            writeln!(w, "ioremap.device={}", cstr_field(&f.dev))?;
+            writeln!(w, "ioremap.start={:#x}", f.start)?;
+            writeln!(w, "ioremap.size={:#x}", f.size)?;
+            let held = self.ctl.held();
+            if held != 0 {
+                writeln!(w, "ioremap.held={held:#x}")?;
+            }
+            if f.conflict_tried {
+                let got = match f.conflict {
+                    None => "refused",
+                    Some(None) => "mapped-unknown",
+                    Some(Some(m)) => m.name(),
+                };
+                writeln!(w, "ioremap.conflict_uc_over_wc={got}")?;
+            }
+        }
+        drop(runs);
+        writeln!(w, "pool_pages={}", self.pool.pages())?;
+        for (key, mode) in [("wc", CacheMode::Wc), ("uc", CacheMode::UcMinus)] {
+            if let Some(addr) = self.pool.sample(mode) {
+                writeln!(w, "pool.sample_{key}={addr:#x}")?;
+            }
+        }
+        // Copied out first, into memory allocated before the lock:
+        // formatting allocates, an allocation may enter reclaim, and the
+        // shrinker takes this lock from there.
+        let mut evict = mem::zeroed::<OpStats>().map_err(|_| fmt::Error)?;
+        let (scans, pages, failures, first) = self.pool.with_evictions(|e| {
+            evict.copy_from(&e.stats);
+            (
+                e.shrinker_scans,
+                e.shrinker_pages,
+                e.verify_failures,
+                e.first_failure,
+            )
+        });
+        writeln!(w, "pool.shrinker_scans={scans}")?;
+        writeln!(w, "pool.shrinker_pages={pages}")?;
+        writeln!(w, "pool.verify_failures={failures}")?;
+        let [addr, pv, raw] = first;
+        if addr != 0 {
+            writeln!(
+                w,
+                "pool.first_failure=addr={addr:#x} pv={pv:#018x} raw={raw:#018x}"
+            )?;
+        }
+        evict.write_kv(w, "pool.evict")
+    }
+}

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The check of every page a transition touched, through the accessor.
+
+use crate::pure::attrs::{pat_index, CacheMode, Level};
+use crate::sys::accessor::{self, Found};
+use crate::sys::page::Block;
+use crate::sys::{cpa, time};
+
+/// A page whose entry is not what a transition should have left.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Mismatch {
+    /// The page's direct-map address.
+    pub(crate) addr: usize,
+    /// The entry through the paravirt hook (0 if not mapped).
+    pub(crate) pv: u64,
+    /// The entry as stored (0 if not mapped).
+    pub(crate) raw: u64,
+    /// The mode the transition asked for.
+    pub(crate) want: CacheMode,
+}
+
+/// The mode the kernel really gives a `req` mapping: the PAT entry at the
+/// index its own translation (`cachemode2protval()`) picks.
+pub(crate) fn effective(req: CacheMode) -> Option<CacheMode> {
+    accessor::pat().mode(pat_index(cpa::protval(req), Level::K4))
+}
+
+/// What a check expects of every entry it reads: computed once per batch,
+/// so that a page costs only its lookup and decoding.
+pub(crate) struct Expect {
+    want: CacheMode,
+    /// Bit `i` is set when PAT index `i` is the mode the kernel gives
+    /// `want`: a page then costs a few bit operations.
+    ok_indices: u8,
+}
+
+impl Expect {
+    /// Entries that should have the mode the kernel gives `want`.
+    pub(crate) fn new(want: CacheMode) -> Self {
+        let pat = accessor::pat();
+        let mode = effective(want);
+        let ok_indices = (0..8u8)
+            .filter(|&i| mode.is_some() && pat.mode(i) == mode)
+            .fold(0, |bits, i| bits | (1 << i));
+        Expect { want, ok_indices }
+    }
+
+    /// Checks through the accessor that the entry mapping `addr` is
+    /// present and has the expected cache mode.
+    pub(crate) fn check(&self, addr: usize) -> Result<(), Mismatch> {
+        match accessor::lookup(addr as u64) {
+            Some(found) => self.check_raw(addr, &found, found.raw),
+            None => Err(self.mismatch(addr, 0, 0)),
+        }
+    }
+
+    fn mismatch(&self, addr: usize, pv: u64, raw: u64) -> Mismatch {
+        Mismatch {
+            addr,
+            pv,
+            raw,
+            want: self.want,
+        }
+    }
+
+    /// Checks the entry value `raw` of `found`'s level, mapping `addr`.
+    fn check_raw(&self, addr: usize, found: &Found, raw: u64) -> Result<(), Mismatch> {
+        let pv = accessor::pv_val(raw, found.level);
+        let present = pv & 1 != 0;
+        if present && self.ok_indices & (1 << pat_index(pv, found.level)) != 0 {
+            Ok(())
+        } else {
+            Err(self.mismatch(addr, pv, raw))
+        }
+    }
+
+    /// Checks the `pages` pages from `addr` on; returns how many failed and
+    /// the first failure. One page-table walk serves every page the found
+    /// entry's table covers: the following 4K entries are read in place,
+    /// a 2M or 1G entry stands for all of its pages.
+    pub(crate) fn check_range(&self, addr: usize, pages: usize) -> (u64, Option<Mismatch>) {
+        let mut bad = 0;
+        let mut first = None;
+        let mut i = 0;
+        let mut misses = 0usize;
+        while i < pages {
+            let at = addr + (i << 12);
+            let Some(found) = accessor::lookup(at as u64) else {
+                bad += 1;
+                first.get_or_insert(self.mismatch(at, 0, 0));
+                i += 1;
+                misses += 1;
+                // A page at a time here: yield as often as per table.
+                if misses % 512 == 0 {
+                    time::resched();
+                }
+                continue;
+            };
+            // Pages up to the end of what this walk's table (4K: 512
+            // entries, 2 MiB) or entry (2M, 1G) maps.
+            let span = match found.level {
+                Level::K4 => 512 << 12,
+                l => l.size() as usize,
+            };
+            let left_in_table = (span - (at & (span - 1))) >> 12;
+            let n = left_in_table.min(pages - i);
+            // The 4K entries are read RUN at a time, in one no-fault copy
+            // each (an unreadable run reads as not present).
+            const RUN: usize = 32;
+            let mut run = [0u64; RUN];
+            for j in 0..n {
+                let raw = if found.level == Level::K4 {
+                    if j % RUN == 0 {
+                        let len = RUN.min(n - j);
+                        // `j + len <= n <= left_in_table`: the run stays
+                        // within the table.
+                        if !found.raw_run(j, &mut run[..len]) {
+                            run[..len].fill(0);
+                        }
+                    }
+                    run[j % RUN]
+                } else {
+                    found.raw
+                };
+                if let Err(m) = self.check_raw(at + (j << 12), &found, raw) {
+                    bad += 1;
+                    first.get_or_insert(m);
+                }
+            }
+            i += n;
+            // One page-table page (or large entry) at a time.
+            time::resched();
+        }
+        (bad, first)
+    }
+
+    /// Checks every page of `block`.
+    pub(crate) fn check_block(&self, block: &Block) -> (u64, Option<Mismatch>) {
+        self.check_range(block.addr(), block.len())
+    }
+}
+
+/// Checks every page of `blocks` against `want` (one walk per page-table
+/// page, a chance to reschedule after each); how many failed, and the
+/// first failure.
+pub(crate) fn check_blocks<'a>(
+    blocks: impl IntoIterator<Item = &'a Block>,
+    want: CacheMode,
+) -> (u64, Option<Mismatch>) {
+    let expect = Expect::new(want);
+    let mut bad = 0;
+    let mut first = None;
+    for b in blocks {
+        let (n, f) = expect.check_block(b);
+        bad += n;
+        first = first.or(f);
+    }
+    (bad, first)
+}

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Memory: large zeroed counters off the stack, the kernel's estimate of
+//! available memory, and what the 6.12 `Vec` lacks.
+
+use kernel::alloc::{
+    flags::{__GFP_NOWARN, __GFP_ZERO, GFP_KERNEL},
+    Allocator, VBox, Vec,
+};
+use kernel::bindings;
+use kernel::error::Result;
+
+use crate::pure::latency::OpStats;
+use crate::pure::run_stats::RunStats;
+
+/// Types whose all-zero bytes are a valid, empty value.
+///
+/// # Safety
+///
+/// Implementors hold only integers (and arrays and structs of them) and
+/// document that all-zero is their empty value.
+pub(crate) unsafe trait ZeroIsEmpty {}
+
+// SAFETY: documented on `RunStats`; host/lib.rs tests that all-zero renders
+// and behaves as `RunStats::new()`.
+unsafe impl ZeroIsEmpty for RunStats {}
+// SAFETY: integers and a `Histogram` of integers, whose all-zero value is
+// empty (documented on `OpStats`).
+unsafe impl ZeroIsEmpty for OpStats {}
+
+/// An empty `T` on the vmalloc heap, never built on the stack: the
+/// counters are kilobytes large and kernel stacks are 16 KB. No warning on
+/// failure: the caller reports it (and fault injection makes it happen on
+/// purpose).
+pub(crate) fn zeroed<T: ZeroIsEmpty>() -> Result<VBox<T>> {
+    let b = VBox::<T>::new_uninit(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN)?;
+    // SAFETY: the memory is zeroed, a valid empty `T` (`ZeroIsEmpty`).
+    Ok(unsafe { b.assume_init() })
+}
+
+/// `si_mem_available()`: the pages the kernel estimates can be allocated
+/// without swapping.
+pub(crate) fn available_pages() -> u64 {
+    // SAFETY: a plain query with no preconditions.
+    let n = unsafe { bindings::si_mem_available() };
+    n.max(0) as u64
+}
+
+/// Removes the last element of `v` (the 6.12 `Vec` has no `pop`).
+pub(crate) fn pop<T, A: Allocator>(v: &mut Vec<T, A>) -> Option<T> {
+    let n = v.len().checked_sub(1)?;
+    // SAFETY: element `n` is initialised; shrinking the length first hands
+    // its ownership to the read, and nothing reads it again.
+    unsafe {
+        v.set_len(n);
+        Some(v.as_mut_ptr().add(n).read())
+    }
+}
