@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Style gates of `make check` besides clippy (which runs in the module
-# build): rustfmt with the kernel's settings, checkpatch.pl on the C files.
+# build): the layer rules (scripts/layers.sh), rustfmt with the kernel's
+# settings, checkpatch.pl on the C files.
 #
 # Both come from the kernel the module is built against: KDIR= when it is
 # set (a user's tree), else the harness tree. A tree without them (an
@@ -10,6 +11,9 @@
 # reason printed.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+
+# The layers first: they need no kernel tree.
+"$(dirname "$0")/layers.sh"
 
 harness=$(harness_kdir)
 ksrc=${KDIR:-$harness}
