@@ -42,8 +42,11 @@ bench)
 	rc=0
 	"$ROOT/scripts/vm.sh" bench "$KDIR" "$OUT/initramfs.cpio.gz" >"$OUT/bench-vm.txt" || rc=$?
 	grep -v -e '^harness:' -e '^PTE_ATTRS_HARNESS_DONE' "$OUT/results.txt" >"$OUT/bench-$FLAVOR.txt"
-	tail -n 3 "$OUT/bench-vm.txt"
-	say "Benchmark output: $OUT/bench-$FLAVOR.txt"
+	# The table and the key=value lines, on the terminal as in the file;
+	# the VM's own log only if it went wrong.
+	cat "$OUT/bench-$FLAVOR.txt"
+	[ "$rc" = 0 ] || tail -n 20 "$OUT/bench-vm.txt" >&2
+	say "Benchmark output: $OUT/bench-$FLAVOR.txt (the VM's log: $OUT/bench-vm.txt)"
 	exit "$rc"
 	;;
 bigvm)
