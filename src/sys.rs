@@ -7,7 +7,24 @@
 //! Each type owns one kernel object, states its `# Invariants`, gives it
 //! back in `Drop`, and justifies every `unsafe` block where it stands, so
 //! that a reviewer can check each file on its own. It may use the pure
-//! layer (`crate::pure`) and nothing above it.
+//! layer (`crate::pure`) and nothing above it. From the bottom up:
+//!
+//! - `ffi`: the C prototypes `bindings` lacks (glue and exported kernel
+//!   functions), with their C types;
+//! - `time`: the monotonic clock, `cond_resched()`, `msleep()`;
+//! - `log`: rate-limited `pr_err`/`pr_info`;
+//! - `mem`: zeroed counters off the stack, `si_mem_available()`;
+//! - `page`: `Block` (pages from the allocator) and `Pages` (blocks with
+//!   their `struct page` array);
+//! - `cpa`: `set_pages_*`, `set_pages_array_*`, `set_memory_*` on those;
+//! - `accessor`: the patched paravirt `pte_val` call site, the live PAT
+//!   table, the no-fault walk of the kernel's tables;
+//! - `c_loops`: the C loops the accessor benchmark compares against;
+//! - `pci`: `ClaimedBar`, a PCI memory BAR held for the module;
+//! - `io`: `IoMapping`, an `ioremap_*` of a claimed BAR;
+//! - `shrinker`: `Shrinker<T>`, memory pressure reaching a `T`;
+//! - `task`: `Task`, a kernel thread running a closure, joined on drop;
+//! - `debugfs`: a directory that owns its root-only files.
 
 pub(crate) mod accessor;
 pub(crate) mod c_loops;
