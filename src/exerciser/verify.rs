@@ -64,11 +64,17 @@ impl Expect {
         }
     }
 
+    /// Whether the paravirt view `pv` of an entry at `level` is present
+    /// with an expected PAT index.
+    #[inline(always)]
+    fn ok(&self, pv: u64, level: Level) -> bool {
+        pv & 1 != 0 && self.ok_indices & (1 << pat_index(pv, level)) != 0
+    }
+
     /// Checks the entry value `raw` of `found`'s level, mapping `addr`.
     fn check_raw(&self, addr: usize, found: &Found, raw: u64) -> Result<(), Mismatch> {
         let pv = accessor::pv_val(raw, found.level);
-        let present = pv & 1 != 0;
-        if present && self.ok_indices & (1 << pat_index(pv, found.level)) != 0 {
+        if self.ok(pv, found.level) {
             Ok(())
         } else {
             Err(self.mismatch(addr, pv, raw))
@@ -105,32 +111,45 @@ impl Expect {
             };
             let left_in_table = (span - (at & (span - 1))) >> 12;
             let n = left_in_table.min(pages - i);
-            // The 4K entries are read RUN at a time, in one no-fault copy
-            // each (an unreadable run reads as not present).
-            const RUN: usize = 32;
-            let mut run = [0u64; RUN];
-            for j in 0..n {
-                let raw = if found.level == Level::K4 {
-                    if j % RUN == 0 {
-                        let len = RUN.min(n - j);
-                        // `j + len <= n <= left_in_table`: the run stays
-                        // within the table.
-                        if !found.raw_run(j, &mut run[..len]) {
-                            run[..len].fill(0);
-                        }
-                    }
-                    run[j % RUN]
-                } else {
-                    found.raw
-                };
-                if let Err(m) = self.check_raw(at + (j << 12), &found, raw) {
-                    bad += 1;
-                    first.get_or_insert(m);
-                }
+            if found.level == Level::K4 {
+                let (b, f) = self.check_run(at, &found, n);
+                bad += b;
+                first = first.or(f);
+            } else if let Err(m) = self.check_raw(at, &found, found.raw) {
+                // One entry maps all `n` pages.
+                bad += n as u64;
+                first.get_or_insert(m);
             }
             i += n;
             // One page-table page (or large entry) at a time.
             time::resched();
+        }
+        (bad, first)
+    }
+
+    /// Checks the `n` 4K entries from `found`'s on (`n` stays within its
+    /// table), mapping the pages from `at` on. They are read RUN at a time,
+    /// in one no-fault copy each (an unreadable run reads as not present),
+    /// and each costs a few bit operations.
+    fn check_run(&self, at: usize, found: &Found, n: usize) -> (u64, Option<Mismatch>) {
+        const RUN: usize = 32;
+        let mut run = [0u64; RUN];
+        let mut bad = 0;
+        let mut first = None;
+        let mut j = 0;
+        while j < n {
+            let chunk = &mut run[..RUN.min(n - j)];
+            if !found.raw_run(j, chunk) {
+                chunk.fill(0);
+            }
+            for (k, &raw) in chunk.iter().enumerate() {
+                let pv = accessor::pv_val(raw, Level::K4);
+                if !self.ok(pv, Level::K4) {
+                    bad += 1;
+                    first.get_or_insert(self.mismatch(at + ((j + k) << 12), pv, raw));
+                }
+            }
+            j += chunk.len();
         }
         (bad, first)
     }
