@@ -8,6 +8,7 @@
 #include <linux/gfp.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
+#include <linux/page-flags.h>
 #include <linux/preempt.h>
 #include <linux/sched/task.h>
 #include <linux/uaccess.h>
@@ -143,6 +144,44 @@ struct task_struct *pte_attrs_glue_kthread_run(int (*fn)(void *), void *data,
 	get_task_struct(t);
 	wake_up_process(t);
 	return t;
+}
+
+/*
+ * The kernel's memtype record of RAM page @pfn, as get_page_memtype()
+ * (arch/x86/mm/pat/memtype.c, static there) reads it from the page flags:
+ * an enum page_cache_mode (WB, WC, UC-, WT), or -1 where no record is
+ * kept (no PAT, PAT disabled, no struct page). *@run is how many pages
+ * from @pfn on, at most @max (at least 1), have the same answer. A racy
+ * read of the flags of a valid pfn is safe: its memmap always exists.
+ */
+int pte_attrs_glue_page_memtype(unsigned long pfn, unsigned long max,
+				unsigned long *run)
+{
+#ifdef CONFIG_X86_PAT
+	const unsigned long mask = BIT(PG_arch_1) | BIT(PG_arch_2);
+	unsigned long bits, i;
+
+	*run = 1;
+	if (!pat_enabled() || !pfn_valid(pfn))
+		return -1;
+	bits = READ_ONCE(pfn_to_page(pfn)->flags) & mask;
+	for (i = 1; i < max; i++) {
+		if (!pfn_valid(pfn + i) ||
+		    (READ_ONCE(pfn_to_page(pfn + i)->flags) & mask) != bits)
+			break;
+	}
+	*run = i;
+	if (bits == 0)
+		return _PAGE_CACHE_MODE_WB;
+	if (bits == BIT(PG_arch_1))
+		return _PAGE_CACHE_MODE_WC;
+	if (bits == BIT(PG_arch_2))
+		return _PAGE_CACHE_MODE_UC_MINUS;
+	return _PAGE_CACHE_MODE_WT;
+#else
+	*run = max ? max : 1;
+	return -1;
+#endif
 }
 
 /*

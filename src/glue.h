@@ -37,6 +37,8 @@ void *pte_attrs_glue_page_address(struct page *page);
 struct page *pte_attrs_glue_nth_page(struct page *page, unsigned long n);
 struct task_struct *pte_attrs_glue_kthread_run(int (*fn)(void *), void *data,
 					       const char *name, unsigned int id);
+int pte_attrs_glue_page_memtype(unsigned long pfn, unsigned long max,
+				unsigned long *run);
 
 u64 pte_attrs_bench_pte_flags(const u64 *v, size_t n);
 u64 pte_attrs_bench_pte_val(const u64 *v, size_t n);

@@ -243,7 +243,12 @@ impl Drop for PageSet {
         let mut n = 0usize;
         while let Some(b) = mem::pop(&mut blocks) {
             match &check {
-                Some(expect) if expect.check_block(&b).0 != 0 => b.leak(),
+                Some(expect)
+                    if expect.check_block(&b).0 != 0
+                        || verify::check_record(&b, CacheMode::Wb).0 != 0 =>
+                {
+                    b.leak()
+                }
                 _ => drop(b),
             }
             n += 1;

@@ -36,7 +36,7 @@ use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
 
-use crate::exerciser::verify::{Expect, Mismatch};
+use crate::exerciser::verify::{self, Expect, Mismatch};
 use crate::pure::attrs::CacheMode;
 use crate::pure::config::{RingIdx, ENTRY_BYTES, MAX_ORDER, POOL_SLOT_BYTES};
 use crate::pure::latency::OpStats;
@@ -107,6 +107,8 @@ struct Unbound {
     ns: u64,
     /// Pages found not WB afterwards.
     bad: u64,
+    /// Pages whose memtype record was not WB afterwards.
+    records: u64,
     /// The first of them.
     first: Option<Mismatch>,
     /// Pages freed (0 if they were leaked).
@@ -119,7 +121,23 @@ fn unbind(block: Block) -> Unbound {
     let start = Instant::now();
     let ret = cpa::set_pages(&block, 0, block.len(), CacheMode::Wb);
     let ns = start.elapsed_ns();
-    let (bad, first) = Expect::new(CacheMode::Wb).check_block(&block);
+    let (bad, mut first) = Expect::new(CacheMode::Wb).check_block(&block);
+    let (records, record_addr) = verify::check_record(&block, CacheMode::Wb);
+    if let (None, Some(addr)) = (first, record_addr) {
+        let (pv, raw) = verify::entry_of(addr);
+        first = Some(Mismatch {
+            addr,
+            pv,
+            raw,
+            want: CacheMode::Wb,
+        });
+    }
+    if records != 0 {
+        pr_err_rl!(
+            "{} evicted page(s) not WB in the kernel's memtype record: leaked\n",
+            records
+        );
+    }
     if bad != 0 {
         pr_err_rl!(
             "{} evicted page(s) not WB before free: leaked (pool.first_failure in results)\n",
@@ -129,7 +147,7 @@ fn unbind(block: Block) -> Unbound {
     if let Err(e) = ret {
         pr_err_rl!("set_pages_wb on eviction failed: {:?}\n", e);
     }
-    let freed = if ret.is_err() || bad != 0 {
+    let freed = if ret.is_err() || bad != 0 || records != 0 {
         block.leak();
         0
     } else {
@@ -141,6 +159,7 @@ fn unbind(block: Block) -> Unbound {
         ret,
         ns,
         bad,
+        records,
         first,
         freed,
     }
@@ -150,8 +169,11 @@ fn unbind(block: Block) -> Unbound {
 pub(crate) struct Evictions {
     /// `set_pages_wb()` per entry.
     pub(crate) stats: VBox<OpStats>,
-    /// Pages found not WB after eviction (leaked, not freed).
+    /// Pages found not WB after eviction, in their entry or their memtype
+    /// record (leaked, not freed).
     pub(crate) verify_failures: u64,
+    /// Of those, pages whose memtype record was not WB.
+    pub(crate) record_failures: u64,
     /// The first of them: address (0: none), paravirt and raw entry.
     pub(crate) first_failure: [u64; 3],
     /// Shrinker scans that evicted something.
@@ -165,6 +187,7 @@ impl Evictions {
     pub(crate) fn reset(&mut self) {
         self.stats.reset();
         self.verify_failures = 0;
+        self.record_failures = 0;
         self.first_failure = [0; 3];
         self.shrinker_scans = 0;
         self.shrinker_pages = 0;
@@ -357,6 +380,7 @@ impl Pool {
                 Evictions {
                     stats,
                     verify_failures: 0,
+                    record_failures: 0,
                     first_failure: [0; 3],
                     shrinker_scans: 0,
                     shrinker_pages: 0,
@@ -496,7 +520,8 @@ impl Pool {
         } else {
             ev.stats.record_error();
         }
-        ev.verify_failures += u.bad;
+        ev.verify_failures += u.bad.max(u.records);
+        ev.record_failures += u.records;
         if let (Some(m), 0) = (u.first, ev.first_failure[0]) {
             ev.first_failure = [m.addr as u64, m.pv, m.raw];
         }

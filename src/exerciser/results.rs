@@ -61,18 +61,20 @@ impl Exerciser {
         // formatting allocates, an allocation may enter reclaim, and the
         // shrinker takes this lock from there.
         let mut evict = mem::zeroed::<OpStats>().map_err(|_| fmt::Error)?;
-        let (scans, pages, failures, first) = self.pool.with_evictions(|e| {
+        let (scans, pages, failures, records, first) = self.pool.with_evictions(|e| {
             evict.copy_from(&e.stats);
             (
                 e.shrinker_scans,
                 e.shrinker_pages,
                 e.verify_failures,
+                e.record_failures,
                 e.first_failure,
             )
         });
         writeln!(w, "pool.shrinker_scans={scans}")?;
         writeln!(w, "pool.shrinker_pages={pages}")?;
         writeln!(w, "pool.verify_failures={failures}")?;
+        writeln!(w, "pool.memtype_record_failures={records}")?;
         let [addr, pv, raw] = first;
         if addr != 0 {
             writeln!(

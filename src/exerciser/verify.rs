@@ -5,7 +5,7 @@
 use crate::pure::attrs::{pat_index, CacheMode, Level};
 use crate::sys::accessor::{self, Found};
 use crate::sys::page::Block;
-use crate::sys::{cpa, time};
+use crate::sys::{cpa, mem, time};
 
 /// A page whose entry is not what a transition should have left.
 #[derive(Copy, Clone, Debug)]
@@ -174,6 +174,34 @@ pub(crate) fn check_blocks<'a>(
         let (n, f) = expect.check_block(b);
         bad += n;
         first = first.or(f);
+    }
+    (bad, first)
+}
+
+/// The paravirt and raw views of the entry mapping `addr` (0, 0 if none),
+/// for a failure's `first_failure` line.
+pub(crate) fn entry_of(addr: usize) -> (u64, u64) {
+    accessor::lookup(addr as u64).map_or((0, 0), |f| (accessor::pv_val(f.raw, f.level), f.raw))
+}
+
+/// Checks the kernel's memtype record of every page of `block` (the page
+/// flags `memtype_reserve()` keeps for RAM) against `want`, before the
+/// block is freed: a page recorded as WC, UC- or WT while it goes back to
+/// the allocator is a failure like a wrong entry. Pages with no record
+/// (PAT off) are not counted. Returns how many failed and the direct-map
+/// address of the first.
+pub(crate) fn check_record(block: &Block, want: CacheMode) -> (u64, Option<usize>) {
+    let (pfn, len) = (block.pfn(), block.len() as u64);
+    let mut bad = 0;
+    let mut first = None;
+    let mut i = 0;
+    while i < len {
+        let (mode, run) = mem::page_memtype(pfn + i, len - i);
+        if mode.is_some_and(|m| m != want) {
+            bad += run;
+            first.get_or_insert(block.addr() + ((i as usize) << 12));
+        }
+        i += run;
     }
     (bad, first)
 }

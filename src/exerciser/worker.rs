@@ -12,7 +12,7 @@ use kernel::error::{code::*, Result};
 use crate::exerciser::control::Control;
 use crate::exerciser::page_set::{Api, PageSet};
 use crate::exerciser::pool::{Evictor, Pool, PoolBlock};
-use crate::exerciser::verify::{Expect, Mismatch};
+use crate::exerciser::verify::{self, Expect, Mismatch};
 use crate::pure::attrs::{CacheMode, PteAttrs};
 use crate::pure::config::{
     object_blocks, object_orders, wc_again_due, Config, Op, Scenario, XorShift, MAX_ORDER,
@@ -267,7 +267,28 @@ impl Worker<'_> {
                 o.record_verify_failures(bad);
             }
             self.counted(pages, bad, first);
-            if bad > 0 {
+            // And the kernel's record of each page, before it is freed.
+            let mut records = 0;
+            for b in set.blocks() {
+                let (n, addr) = verify::check_record(b, CacheMode::Wb);
+                records += n;
+                if let Some(addr) = addr {
+                    let (pv, raw) = verify::entry_of(addr);
+                    self.st.first(addr as u64, pv, raw);
+                }
+            }
+            if records > 0 {
+                pr_err_rl!(
+                    "wc_wb_free: {} page(s) WB in the page table but not in the kernel's memtype record\n",
+                    records
+                );
+                self.st.record_failures += records;
+                self.st.verify_failures += records;
+                if let Some(o) = self.st.op(self.cfg.scenario, Op::ArrayWb) {
+                    o.record_verify_failures(records);
+                }
+            }
+            if bad > 0 || records > 0 {
                 if let Some(blocks) = set.into_blocks() {
                     for b in blocks {
                         b.leak();

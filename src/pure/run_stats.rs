@@ -39,6 +39,9 @@ pub(crate) struct RunStats {
     pub(crate) first_failure: [u64; 3],
     /// The page whose CPA call the `inject_miss` knob skipped (0: none).
     pub(crate) inject_addr: u64,
+    /// Pages about to be freed whose memtype record (the page flags
+    /// `memtype_reserve()` keeps) was not WB; also in `verify_failures`.
+    pub(crate) record_failures: u64,
 }
 
 impl RunStats {
@@ -54,6 +57,7 @@ impl RunStats {
             verify_ns: 0,
             first_failure: [0; 3],
             inject_addr: 0,
+            record_failures: 0,
         }
     }
 
@@ -83,6 +87,7 @@ impl RunStats {
         if self.first_failure[0] == 0 {
             self.first_failure = other.first_failure;
         }
+        self.record_failures += other.record_failures;
         if self.inject_addr == 0 {
             self.inject_addr = other.inject_addr;
         }
@@ -107,6 +112,7 @@ impl RunStats {
         if self.inject_addr != 0 {
             writeln!(w, "inject.addr={:#x}", self.inject_addr)?;
         }
+        writeln!(w, "memtype_record_failures={}", self.record_failures)?;
         for (op, stats) in scenario.ops().iter().zip(self.ops.iter()) {
             stats.write_kv(w, op.key())?;
         }

@@ -323,6 +323,11 @@ pub(crate) fn paravirt_live() -> bool {
     XENPV.load(Ordering::Relaxed)
 }
 
+/// `PAGE_OFFSET`: where the direct map starts.
+pub(crate) fn page_offset() -> u64 {
+    PAGE_OFFSET.load(Ordering::Relaxed)
+}
+
 /// The live PAT table.
 pub(crate) fn pat() -> PatTable {
     PatTable::unpack(PAT.load(Ordering::Relaxed))

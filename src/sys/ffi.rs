@@ -89,6 +89,14 @@ extern "C" {
         name: *const c_char,
         id: c_uint,
     ) -> *mut bindings::task_struct;
+    /// The memtype record of RAM page `pfn` (an `enum page_cache_mode`, or
+    /// -1 where none is kept); `*run` pages from `pfn` on, at most `max`,
+    /// have the same answer.
+    pub(crate) fn pte_attrs_glue_page_memtype(
+        pfn: c_ulong,
+        max: c_ulong,
+        run: *mut c_ulong,
+    ) -> c_int;
     /// Benchmark loop: `pte_flags()` of each of `n` values, folded.
     pub(crate) fn pte_attrs_bench_pte_flags(v: *const u64, n: usize) -> u64;
     /// Benchmark loop: `pte_val() & PTE_FLAGS_MASK` (a patched call site).

@@ -9,6 +9,10 @@ use kernel::alloc::{
 };
 use kernel::bindings;
 use kernel::error::Result;
+use kernel::ffi::c_ulong;
+
+use crate::pure::attrs::CacheMode;
+use crate::sys::ffi;
 
 use crate::pure::latency::OpStats;
 use crate::pure::run_stats::RunStats;
@@ -55,4 +59,17 @@ pub(crate) fn pop<T, A: Allocator>(v: &mut Vec<T, A>) -> Option<T> {
         v.set_len(n);
         Some(v.as_mut_ptr().add(n).read())
     }
+}
+
+/// The kernel's memtype record of the RAM page `pfn` (the page flags
+/// `memtype_reserve()` keeps: WB, WC, UC- or WT), and how many pages from
+/// `pfn` on, at most `max` (at least 1), have the same answer. `None`
+/// where no record is kept: PAT off or disabled, or no `struct page`.
+pub(crate) fn page_memtype(pfn: u64, max: u64) -> (Option<CacheMode>, u64) {
+    let mut run: c_ulong = 1;
+    // SAFETY: any pfn may be asked about (the glue checks `pfn_valid()`
+    // before it reads a `struct page`); `run` is a valid place.
+    let m = unsafe { ffi::pte_attrs_glue_page_memtype(pfn as c_ulong, max as c_ulong, &mut run) };
+    let mode = u32::try_from(m).ok().and_then(CacheMode::from_kernel);
+    (mode, (run as u64).max(1))
 }

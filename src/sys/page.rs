@@ -12,6 +12,7 @@ use kernel::error::{code::*, Result};
 use kernel::ffi::c_ulong;
 
 use crate::pure::config::{BLOCK_BYTES, FILL_CHUNK, PTR_BYTES};
+use crate::sys::accessor;
 use crate::sys::log::pr_err_rl;
 use crate::sys::{ffi, time};
 
@@ -94,6 +95,13 @@ impl Block {
         // SAFETY: `head` is a live page of ours, in the direct map (no
         // highmem on x86_64).
         unsafe { ffi::pte_attrs_glue_page_address(self.head.as_ptr()) as usize }
+    }
+
+    /// The page frame number of the block's first page (its frames are
+    /// contiguous): `__pa()` of its direct-map address, which on x86_64 is
+    /// the address less `PAGE_OFFSET`.
+    pub(crate) fn pfn(&self) -> u64 {
+        (self.addr() as u64).wrapping_sub(accessor::page_offset()) >> 12
     }
 
     /// Writes `byte` to every byte of the block, as a GPU driver fills a
