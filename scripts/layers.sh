@@ -26,7 +26,7 @@ declare -A ORDER=(
 	[sys]="ffi time log mem accessor page cpa c_loops pci io shrinker task debugfs"
 	[exerciser]="verify page_set pool control worker run results"
 	[bench]="accessor cpa"
-	[knobs]="accessor exerciser"
+	[knobs]="accessor config control report"
 )
 
 # layer_of FILE: the layer (folder) of a source file.

@@ -14,7 +14,7 @@ use kernel::sync::Arc;
 
 use bench::Bench;
 use exerciser::Exerciser;
-use knobs::exerciser::{ExKnob, Kind};
+use knobs::{config, control, report};
 use sys::accessor;
 use sys::debugfs::{self, Access};
 use sys::shrinker::Shrinker;
@@ -78,30 +78,84 @@ impl kernel::Module for PteAttrsModule {
             Access::ReadWrite,
             knobs::accessor::Lookup::new(),
         )?;
-        for (name, access, kind) in [
-            (c_str!("scenario"), Access::ReadWrite, Kind::Scenario),
-            (c_str!("pages"), Access::ReadWrite, Kind::Pages),
-            (c_str!("max_order"), Access::ReadWrite, Kind::MaxOrder),
-            (c_str!("iterations"), Access::ReadWrite, Kind::Iterations),
-            (c_str!("threads"), Access::ReadWrite, Kind::Threads),
-            (c_str!("verify"), Access::ReadWrite, Kind::Verify),
-            (c_str!("bar"), Access::ReadWrite, Kind::Bar),
-            (c_str!("hold"), Access::ReadWrite, Kind::Hold),
-            (c_str!("inject_miss"), Access::ReadWrite, Kind::InjectMiss),
-            (c_str!("run"), Access::Write, Kind::Run),
-            (c_str!("stop"), Access::Write, Kind::Stop),
-            (c_str!("reset"), Access::Write, Kind::Reset),
-            (c_str!("evict"), Access::Write, Kind::Evict),
-            (c_str!("results"), Access::Read, Kind::Results),
-            (c_str!("bench"), Access::ReadWrite, Kind::Bench),
-        ] {
-            let knob = ExKnob {
-                ex: this.ex.clone(),
+        let ex = &this.ex;
+        dir.file(
+            c_str!("scenario"),
+            Access::ReadWrite,
+            config::ScenarioFile { ex: ex.clone() },
+        )?;
+        dir.file(
+            c_str!("pages"),
+            Access::ReadWrite,
+            config::NumberFile::pages(ex.clone()),
+        )?;
+        dir.file(
+            c_str!("max_order"),
+            Access::ReadWrite,
+            config::NumberFile::max_order(ex.clone()),
+        )?;
+        dir.file(
+            c_str!("iterations"),
+            Access::ReadWrite,
+            config::NumberFile::iterations(ex.clone()),
+        )?;
+        dir.file(
+            c_str!("threads"),
+            Access::ReadWrite,
+            config::NumberFile::threads(ex.clone()),
+        )?;
+        dir.file(
+            c_str!("verify"),
+            Access::ReadWrite,
+            config::VerifyFile { ex: ex.clone() },
+        )?;
+        dir.file(
+            c_str!("bar"),
+            Access::ReadWrite,
+            config::BarFile { ex: ex.clone() },
+        )?;
+        dir.file(
+            c_str!("hold"),
+            Access::ReadWrite,
+            config::HoldFile { ex: ex.clone() },
+        )?;
+        dir.file(
+            c_str!("inject_miss"),
+            Access::ReadWrite,
+            config::InjectMissFile { ex: ex.clone() },
+        )?;
+        dir.file(
+            c_str!("run"),
+            Access::Write,
+            control::RunFile { ex: ex.clone() },
+        )?;
+        dir.file(
+            c_str!("stop"),
+            Access::Write,
+            control::StopFile { ex: ex.clone() },
+        )?;
+        dir.file(
+            c_str!("reset"),
+            Access::Write,
+            control::ResetFile { ex: ex.clone() },
+        )?;
+        dir.file(
+            c_str!("evict"),
+            Access::Write,
+            control::EvictFile { ex: ex.clone() },
+        )?;
+        dir.file(
+            c_str!("results"),
+            Access::Read,
+            report::ResultsFile { ex: ex.clone() },
+        )?;
+        dir.file(
+            c_str!("bench"),
+            Access::ReadWrite,
+            report::BenchFile {
                 bench: this.bench.clone(),
-                kind,
-            };
-            dir.file(name, access, knob)?;
-        }
+            },
+        )?;
         // Every file exists and nothing below can fail: only now may they
         // be opened (a failure above drops `dir` with no file open).
         dir.publish();

@@ -10,7 +10,7 @@ use kernel::error::{code::*, Result};
 use crate::pure::attrs::{self, WalkError};
 use crate::pure::parse;
 use crate::sys::accessor;
-use crate::sys::debugfs::{Knob, OpenKnob, Output, Rejected};
+use crate::sys::debugfs::{File, Output, Rejected, StatefulFile};
 
 /// `lookup`: write a kernel virtual address (hex), read its entry decoded
 /// with both views. No address is ever modified through this file.
@@ -36,7 +36,7 @@ impl Lookup {
 /// paging, which a write never stores.
 const NOTHING: u64 = 1 << 62;
 
-impl OpenKnob for Lookup {
+impl StatefulFile for Lookup {
     /// The address of this open file.
     type State = AtomicU64;
 
@@ -99,7 +99,7 @@ pub(crate) struct Accessor {
     pub(crate) live: accessor::Live,
 }
 
-impl Knob for Accessor {
+impl File for Accessor {
     fn show(&self, out: &mut Output) -> Result {
         let live = &self.live;
         let path = if accessor::paravirt_live() {

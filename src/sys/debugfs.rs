@@ -5,13 +5,15 @@
 //!
 //! Modelled on the 6.18 `kernel::debugfs` (RAII directory and files whose
 //! data outlives their dentries), reduced to what this module needs: every
-//! file is backed by an [`OpenKnob`], which makes a state for each open
+//! file is backed by a [`StatefulFile`], which makes a state for each open
 //! file, renders the file on read and parses what is written to it; a
-//! [`Knob`] is an [`OpenKnob`] without per-open state. Files are root-only
-//! (mode 0400, 0200 or 0600).
+//! [`File`] (the common case) is a [`StatefulFile`] without per-open state.
+//! Each debugfs file (or small family of files) is one type implementing
+//! one of the two traits, as with the 6.18 `debugfs::File<T>`. Files are
+//! root-only (mode 0400, 0200 or 0600).
 //!
-//! Lifetimes. A file's data pointer (`i_private`) is the knob inside an
-//! `Entry` that the [`Dir`] owns; the entry also holds the file's
+//! Lifetimes. A file's data pointer (`i_private`) is the data inside a
+//! `FileEntry` that the [`Dir`] owns; the entry also holds the file's
 //! `file_operations`, which the debugfs proxy keeps using until the last
 //! `release`. The entries are freed when the [`Dir`] is dropped, after
 //! `debugfs_remove()` (which waits for callbacks in flight and lets no new
@@ -25,7 +27,7 @@
 //!   directory goes away with no file ever opened.
 //!
 //! Each open file has its own state and text: a read at offset 0 (or the
-//! first read of the open file, wherever it starts) renders the knob into
+//! first read of the open file, wherever it starts) renders the file into
 //! the open's snapshot, later chunks come from it, so concurrent readers
 //! and writers never make a reader see torn output.
 
@@ -49,31 +51,31 @@ use crate::pure::parse::ParseError;
 use crate::sys::ffi;
 use crate::sys::log::pr_err_rl;
 
-/// The longest write a knob accepts, in bytes; longer ones get `-EINVAL`.
+/// The longest write a file accepts, in bytes; longer ones get `-EINVAL`.
 pub(crate) const MAX_WRITE: usize = 256;
 
-/// Why a knob refused a write: the error returned to user space and the
+/// Why a file refused a write: the error returned to user space and the
 /// reason logged with `pr_err`.
 pub(crate) struct Rejected {
     /// The errno the write returns.
     pub(crate) err: Error,
-    /// The reason, printed after the knob's name.
-    pub(crate) why: Why,
+    /// The reason, printed after the file name.
+    pub(crate) reason: Reason,
 }
 
 /// The reason of a [`Rejected`] write.
-pub(crate) enum Why {
+pub(crate) enum Reason {
     /// The input did not parse.
     Parse(ParseError),
     /// Anything else, said in words.
     Msg(&'static str),
 }
 
-impl fmt::Display for Why {
+impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Why::Parse(e) => e.fmt(f),
-            Why::Msg(m) => f.write_str(m),
+            Reason::Parse(e) => e.fmt(f),
+            Reason::Msg(m) => f.write_str(m),
         }
     }
 }
@@ -82,17 +84,17 @@ impl From<ParseError> for Rejected {
     fn from(e: ParseError) -> Self {
         Rejected {
             err: EINVAL,
-            why: Why::Parse(e),
+            reason: Reason::Parse(e),
         }
     }
 }
 
 impl Rejected {
-    /// A refusal with `err` for the reason `why`.
-    pub(crate) fn new(err: Error, why: &'static str) -> Self {
+    /// A refusal with `err` for the reason `reason`.
+    pub(crate) fn new(err: Error, reason: &'static str) -> Self {
         Rejected {
             err,
-            why: Why::Msg(why),
+            reason: Reason::Msg(reason),
         }
     }
 }
@@ -109,7 +111,7 @@ pub(crate) enum Access {
 }
 
 /// The data behind one debugfs file with no per-open state.
-pub(crate) trait Knob: Send + Sync + 'static {
+pub(crate) trait File: Send + Sync + 'static {
     /// Renders the file's contents into `out` (at each read from offset 0).
     fn show(&self, out: &mut Output) -> Result;
 
@@ -122,7 +124,7 @@ pub(crate) trait Knob: Send + Sync + 'static {
 
 /// The data behind one debugfs file whose every open has a state of its
 /// own, made at open and dropped at release.
-pub(crate) trait OpenKnob: Send + Sync + 'static {
+pub(crate) trait StatefulFile: Send + Sync + 'static {
     /// What one open file keeps.
     type State: Send + Sync + 'static;
 
@@ -138,7 +140,7 @@ pub(crate) trait OpenKnob: Send + Sync + 'static {
     fn store(&self, state: &Self::State, input: &[u8]) -> Result<(), Rejected>;
 }
 
-impl<K: Knob> OpenKnob for K {
+impl<F: File> StatefulFile for F {
     type State = ();
 
     fn open(&self) -> Result {
@@ -146,15 +148,15 @@ impl<K: Knob> OpenKnob for K {
     }
 
     fn show(&self, _state: &(), out: &mut Output) -> Result {
-        Knob::show(self, out)
+        File::show(self, out)
     }
 
     fn store(&self, _state: &(), input: &[u8]) -> Result<(), Rejected> {
-        Knob::store(self, input)
+        File::store(self, input)
     }
 }
 
-/// The text a [`Knob`] renders; allocation failures surface as `-ENOMEM`.
+/// The text a file renders; allocation failures surface as `-ENOMEM`.
 pub(crate) struct Output {
     buf: KVec<u8>,
     oom: bool,
@@ -199,19 +201,19 @@ impl fmt::Write for Output {
     }
 }
 
-/// One file's knob, its name and the `file_operations` that reach it.
+/// One file: its data, its name and the `file_operations` that reach it.
 ///
 /// # Invariants
 ///
-/// `fops.open`/`release`/`read`/`write` are `open::<K>`, `release::<K>`,
-/// `read::<K>` and `write::<K>`; the file created with `fops` has `&knob`
+/// `fops.open`/`release`/`read`/`write` are `open::<F>`, `release::<F>`,
+/// `read::<F>` and `write::<F>`; the file created with `fops` has `&data`
 /// as its data; `published` points to the flag of the [`Dir`] that owns
 /// the entry, which outlives it.
-struct Entry<K: OpenKnob> {
+struct FileEntry<F: StatefulFile> {
     fops: bindings::file_operations,
     name: &'static CStr,
     published: *const AtomicBool,
-    knob: K,
+    data: F,
 }
 
 /// What one open file holds (its `private_data`).
@@ -221,28 +223,28 @@ struct Entry<K: OpenKnob> {
 /// `entry` is the entry of the file, alive while the file is open (see
 /// the module documentation).
 #[pin_data]
-struct OpenFile<K: OpenKnob> {
-    entry: *const Entry<K>,
-    state: K::State,
+struct OpenFile<F: StatefulFile> {
+    entry: *const FileEntry<F>,
+    state: F::State,
     /// The text of the last read at offset 0 (`None` before the first
     /// read).
     #[pin]
     snapshot: Mutex<Option<KVec<u8>>>,
 }
 
-/// A type-erased owned [`Entry`], freed by `drop_fn` when dropped.
+/// A type-erased owned [`FileEntry`], freed by `drop_fn` when dropped.
 ///
 /// # Invariants
 ///
-/// `ptr` comes from `KBox::<Entry<K>>::into_raw` and `drop_fn` is
-/// `drop_entry::<K>`; only a [`Dir`] holds one, and drops it after the
+/// `ptr` comes from `KBox::<FileEntry<F>>::into_raw` and `drop_fn` is
+/// `drop_file_entry::<F>`; only a [`Dir`] holds one, and drops it after the
 /// entry's file has been removed, when no file of it is open.
-struct OwnedEntry {
+struct OwnedFileEntry {
     ptr: *mut c_void,
     drop_fn: unsafe fn(*mut c_void),
 }
 
-impl Drop for OwnedEntry {
+impl Drop for OwnedFileEntry {
     fn drop(&mut self) {
         // SAFETY: by the type invariant the pointer matches `drop_fn`, and
         // the file that reached the entry is gone.
@@ -250,37 +252,37 @@ impl Drop for OwnedEntry {
     }
 }
 
-/// Frees an `Entry<K>` made by [`KBox::into_raw`].
+/// Frees a `FileEntry<F>` made by [`KBox::into_raw`].
 ///
 /// # Safety
 ///
-/// `p` must come from `KBox::<Entry<K>>::into_raw` and not be used again;
+/// `p` must come from `KBox::<FileEntry<F>>::into_raw` and not be used again;
 /// no debugfs callback may be running or start on it, and no file of it
 /// may be open.
-unsafe fn drop_entry<K: OpenKnob>(p: *mut c_void) {
+unsafe fn drop_file_entry<F: StatefulFile>(p: *mut c_void) {
     // SAFETY: by the function's safety contract.
-    drop(unsafe { KBox::from_raw(p.cast::<Entry<K>>()) });
+    drop(unsafe { KBox::from_raw(p.cast::<FileEntry<F>>()) });
 }
 
 /// A debugfs directory and its files.
 ///
 /// # Invariants
 ///
-/// `dentry` is a live debugfs directory until `drop`; every `OwnedEntry`
+/// `dentry` is a live debugfs directory until `drop`; every `OwnedFileEntry`
 /// in `entries` backs a file below it and points to `published`. The
-/// entries are dropped (freeing the knobs) only after `Drop::drop` has
+/// entries are dropped (freeing the files' data) only after `Drop::drop` has
 /// removed the directory and so every file, and before `published`
 /// (declared after them). No file can be opened before
 /// [`Dir::publish`].
 pub(crate) struct Dir {
     dentry: *mut c_void,
-    entries: KVec<OwnedEntry>,
+    entries: KVec<OwnedFileEntry>,
     published: KBox<AtomicBool>,
     module: &'static ThisModule,
 }
 
 // SAFETY: the dentry pointer is only handed to debugfs functions, which may
-// be called from any thread; the entries are `Send + Sync` knobs.
+// be called from any thread; the entries are `Send + Sync` file data.
 unsafe impl Send for Dir {}
 // SAFETY: `&Dir` exposes nothing; all mutation takes `&mut self`.
 unsafe impl Sync for Dir {}
@@ -309,31 +311,31 @@ impl Dir {
         self.published.store(true, Ordering::Release);
     }
 
-    /// Adds a root-only file backed by `knob`.
-    pub(crate) fn file<K: OpenKnob>(
+    /// Adds a root-only file backed by `data`.
+    pub(crate) fn file<F: StatefulFile>(
         &mut self,
         name: &'static CStr,
         access: Access,
-        knob: K,
+        data: F,
     ) -> Result {
         self.entries.reserve(1, GFP_KERNEL)?;
         // `owner` pins the module while one of its files is open.
         let fops = bindings::file_operations {
             owner: self.module.as_ptr(),
-            open: Some(open::<K>),
-            release: Some(release::<K>),
+            open: Some(open::<F>),
+            release: Some(release::<F>),
             llseek: Some(bindings::default_llseek),
-            read: (access != Access::Write).then_some(read::<K> as _),
-            write: (access != Access::Read).then_some(write::<K> as _),
+            read: (access != Access::Write).then_some(read::<F> as _),
+            write: (access != Access::Read).then_some(write::<F> as _),
             ..Default::default()
         };
         let published: *const AtomicBool = &*self.published;
         let entry = KBox::new(
-            Entry {
+            FileEntry {
                 fops,
                 name,
                 published,
-                knob,
+                data,
             },
             GFP_KERNEL,
         )?;
@@ -343,7 +345,7 @@ impl Dir {
             Access::ReadWrite => 0o600,
             Access::Write => 0o200,
         };
-        // SAFETY: `raw` is a valid, pinned-until-drop `Entry<K>` (it is freed
+        // SAFETY: `raw` is a valid, pinned-until-drop `FileEntry<F>` (it is freed
         // only after the directory is removed); `name` is NUL-terminated;
         // `self.dentry` is live by the type invariant.
         let dentry = unsafe {
@@ -351,20 +353,20 @@ impl Dir {
                 name.as_char_ptr(),
                 mode,
                 self.dentry,
-                ptr::addr_of_mut!((*raw).knob).cast(),
+                ptr::addr_of_mut!((*raw).data).cast(),
                 ptr::addr_of!((*raw).fops).cast(),
             )
         };
         if let Err(e) = check_dentry(dentry, name) {
             // SAFETY: the file was not created, so no callback can reach it.
-            unsafe { drop_entry::<K>(raw.cast()) };
+            unsafe { drop_file_entry::<F>(raw.cast()) };
             return Err(e);
         }
         // Cannot fail: the capacity was reserved above.
         self.entries.push(
-            OwnedEntry {
+            OwnedFileEntry {
                 ptr: raw.cast(),
-                drop_fn: drop_entry::<K>,
+                drop_fn: drop_file_entry::<F>,
             },
             GFP_KERNEL,
         )?;
@@ -381,11 +383,11 @@ impl Drop for Dir {
         // recursive and waits for open/read/write/llseek in flight, and
         // none can start afterwards. No file is open: an open file holds
         // the module (its fops `owner`), and before `publish` every open
-        // was refused. So the entries (fops and knobs), which `release`
+        // was refused. So the entries (fops and data), which `release`
         // would still reach, may be freed.
         // SAFETY: a live debugfs directory of ours, removed once.
         unsafe { ffi::debugfs_remove(self.dentry) };
-        // `self.entries` is dropped next, freeing the knobs, then the flag.
+        // `self.entries` is dropped next, freeing the data, then the flag.
     }
 }
 
@@ -397,30 +399,30 @@ fn check_dentry(dentry: *mut c_void, name: &CStr) -> Result {
     Ok(())
 }
 
-/// `open` of a knob's file: refused until the directory is published, then
+/// `open` of a file: refused until the directory is published, then
 /// makes the open's state.
 ///
 /// # Safety
 ///
 /// Called by the VFS (through the debugfs proxy, which holds the file
 /// against removal) with an inode and a file of an entry created by
-/// [`Dir::file`] with `K`.
-unsafe extern "C" fn open<K: OpenKnob>(
+/// [`Dir::file`] with `F`.
+unsafe extern "C" fn open<F: StatefulFile>(
     inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
-    // SAFETY: the inode's data is `&entry.knob` (type invariant of
-    // `Entry`), alive while the proxy runs this callback.
+    // SAFETY: the inode's data is `&entry.data` (type invariant of
+    // `FileEntry`), alive while the proxy runs this callback.
     let entry = unsafe {
-        let knob = (*inode).i_private.cast::<K>();
-        &*kernel::container_of!(knob, Entry<K>, knob)
+        let data = (*inode).i_private.cast::<F>();
+        &*kernel::container_of!(data, FileEntry<F>, data)
     };
     // SAFETY: `published` outlives the entry (type invariant).
     if !unsafe { &*entry.published }.load(Ordering::Acquire) {
         pr_err_rl!("{}: not ready: the module is loading\n", entry.name);
         return ENODEV.to_errno();
     }
-    let state = match entry.knob.open() {
+    let state = match entry.data.open() {
         Ok(s) => s,
         Err(e) => return e.to_errno(),
     };
@@ -446,20 +448,20 @@ unsafe extern "C" fn open<K: OpenKnob>(
     }
 }
 
-/// `release` of a knob's file: drops the open's state. Touches neither the
+/// `release` of a file: drops the open's state. Touches neither the
 /// inode's data nor the entry (`full_proxy_release()` may call it after
 /// the file was removed).
 ///
 /// # Safety
 ///
-/// Called by the VFS once per file that [`open`] opened with `K`.
-unsafe extern "C" fn release<K: OpenKnob>(
+/// Called by the VFS once per file that [`open`] opened with `F`.
+unsafe extern "C" fn release<F: StatefulFile>(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
-    // SAFETY: `open` stored a `Pin<KBox<OpenFile<K>>>` there; this is the
+    // SAFETY: `open` stored a `Pin<KBox<OpenFile<F>>>` there; this is the
     // last use of the file.
-    drop(unsafe { Pin::new_unchecked(KBox::from_raw((*file).private_data.cast::<OpenFile<K>>())) });
+    drop(unsafe { Pin::new_unchecked(KBox::from_raw((*file).private_data.cast::<OpenFile<F>>())) });
     0
 }
 
@@ -467,33 +469,35 @@ unsafe extern "C" fn release<K: OpenKnob>(
 ///
 /// # Safety
 ///
-/// `file` must be a file opened by [`open`] with `K`, inside one of its
+/// `file` must be a file opened by [`open`] with `F`, inside one of its
 /// read or write callbacks.
-unsafe fn open_file<'a, K: OpenKnob>(file: *mut bindings::file) -> (&'a OpenFile<K>, &'a Entry<K>) {
-    // SAFETY: `open` set the private data to a pinned `OpenFile<K>`, freed
+unsafe fn open_file<'a, F: StatefulFile>(
+    file: *mut bindings::file,
+) -> (&'a OpenFile<F>, &'a FileEntry<F>) {
+    // SAFETY: `open` set the private data to a pinned `OpenFile<F>`, freed
     // only at release; its entry is alive while the file is open (type
     // invariant of `OpenFile`).
     unsafe {
-        let open = &*(*file).private_data.cast::<OpenFile<K>>();
+        let open = &*(*file).private_data.cast::<OpenFile<F>>();
         (open, &*open.entry)
     }
 }
 
-/// `read` of a knob's file: at offset 0 (or at the first read of the open
-/// file) renders the knob into the open's snapshot; copies the part of the
+/// `read` of a file: at offset 0 (or at the first read of the open
+/// file) renders the file into the open's snapshot; copies the part of the
 /// snapshot at `*ppos`.
 ///
 /// # Safety
 ///
-/// Called by the VFS with a file opened by [`open`] with `K`.
-unsafe extern "C" fn read<K: OpenKnob>(
+/// Called by the VFS with a file opened by [`open`] with `F`.
+unsafe extern "C" fn read<F: StatefulFile>(
     file: *mut bindings::file,
     buf: *mut c_char,
     count: usize,
     ppos: *mut bindings::loff_t,
 ) -> isize {
     // SAFETY: by the function's safety contract.
-    let (open, entry) = unsafe { open_file::<K>(file) };
+    let (open, entry) = unsafe { open_file::<F>(file) };
     // SAFETY: the VFS passes a valid position pointer.
     let pos = unsafe { *ppos };
     let Ok(pos) = usize::try_from(pos) else {
@@ -502,7 +506,7 @@ unsafe extern "C" fn read<K: OpenKnob>(
     let mut guard = open.snapshot.lock();
     if pos == 0 || guard.is_none() {
         let mut out = Output::new();
-        if let Err(e) = entry.knob.show(&open.state, &mut out) {
+        if let Err(e) = entry.data.show(&open.state, &mut out) {
             return e.to_errno() as isize;
         }
         match out.into_bytes() {
@@ -526,21 +530,21 @@ unsafe extern "C" fn read<K: OpenKnob>(
     n as isize
 }
 
-/// `write` of a knob's file: copies at most [`MAX_WRITE`] bytes in and
-/// hands them to the knob; every refusal is logged with its reason
+/// `write` of a file: copies at most [`MAX_WRITE`] bytes in and
+/// hands them to the file; every refusal is logged with its reason
 /// (rate-limited).
 ///
 /// # Safety
 ///
-/// Called by the VFS with a file opened by [`open`] with `K`.
-unsafe extern "C" fn write<K: OpenKnob>(
+/// Called by the VFS with a file opened by [`open`] with `F`.
+unsafe extern "C" fn write<F: StatefulFile>(
     file: *mut bindings::file,
     buf: *const c_char,
     count: usize,
     _ppos: *mut bindings::loff_t,
 ) -> isize {
     // SAFETY: by the function's safety contract.
-    let (open, entry) = unsafe { open_file::<K>(file) };
+    let (open, entry) = unsafe { open_file::<F>(file) };
     if count > MAX_WRITE {
         pr_err_rl!(
             "{}: write of {} bytes refused: at most {} are accepted\n",
@@ -555,10 +559,10 @@ unsafe extern "C" fn write<K: OpenKnob>(
     if let Err(e) = reader.read_slice(&mut data[..count]) {
         return e.to_errno() as isize;
     }
-    match entry.knob.store(&open.state, &data[..count]) {
+    match entry.data.store(&open.state, &data[..count]) {
         Ok(()) => count as isize,
         Err(r) => {
-            pr_err_rl!("{}: {}\n", entry.name, r.why);
+            pr_err_rl!("{}: {}\n", entry.name, r.reason);
             r.err.to_errno() as isize
         }
     }

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The files that report: `results` (of the last run) and `bench`.
+
+use kernel::error::{code::*, Result};
+use kernel::sync::Arc;
+
+use crate::bench::Bench;
+use crate::exerciser::Exerciser;
+use crate::pure::parse;
+use crate::sys::debugfs::{File, Output, Rejected};
+
+/// `results`: read-only (0400); reads the `key=value` lines of the last
+/// run (its state, configuration, counts and times). Writes are refused
+/// by the VFS.
+pub(crate) struct ResultsFile {
+    /// The exerciser.
+    pub(crate) ex: Arc<Exerciser>,
+}
+
+impl File for ResultsFile {
+    fn show(&self, out: &mut Output) -> Result {
+        self.ex.write_results(out).map_err(|_| ENOMEM)
+    }
+}
+
+/// `bench`: write `accessor`, `cpa`, `threads` or `all` to run those
+/// benchmarks (the write returns when they are done); read their output.
+/// Errors: `-EINVAL` for other input ("one of accessor, cpa, threads,
+/// all"), `-EBUSY` while a benchmark runs, and the error of a benchmark
+/// that failed or of the output that could not be kept.
+pub(crate) struct BenchFile {
+    /// The benchmarks.
+    pub(crate) bench: Arc<Bench>,
+}
+
+impl File for BenchFile {
+    fn show(&self, out: &mut Output) -> Result {
+        self.bench.write(out);
+        Ok(())
+    }
+
+    fn store(&self, input: &[u8]) -> Result<(), Rejected> {
+        let what = parse::token(input)?;
+        self.bench
+            .run(what)
+            .map_err(|(err, why)| Rejected::new(err, why))
+    }
+}
