@@ -188,3 +188,12 @@ unsigned long pte_attrs_gem_pfn_kaddr(unsigned long pfn)
 		return 0;
 	return (unsigned long)pfn_to_kaddr(pfn);
 }
+
+/*
+ * One zeroed page for an object: its contents reach user space, so no old
+ * kernel data may be left in it.
+ */
+struct page *pte_attrs_gem_alloc_page(void)
+{
+	return alloc_page(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN);
+}

@@ -306,6 +306,10 @@ impl MiscFile for GemDevice {
         } else {
             match t.find(handle, file) {
                 Some(i) => gem::check_span(first, req.pages, t.obj(i).map_or(0, |o| o.pages)),
+                // Another file's object is none of this file's business.
+                None if t.objects.iter().flatten().any(|o| o.handle == handle) => {
+                    Err(MmapRefusal::NoObject)
+                }
                 None if handle > 0 && handle < t.next => Err(MmapRefusal::Gone),
                 None => Err(MmapRefusal::NoObject),
             }

@@ -31,6 +31,7 @@ use crate::sys::miscdev::MapFile;
 
 extern "C" {
     fn pte_attrs_gem_page_pfn(page: *mut c_void) -> c_ulong;
+    fn pte_attrs_gem_alloc_page() -> *mut c_void;
 }
 
 /// What checking pages through the accessor found.
@@ -107,7 +108,7 @@ fn page_in(page: *mut c_void, mode: CacheMode) -> bool {
 }
 
 impl ObjPages {
-    /// Allocates `n` pages, binds them in `mode` (WC or UC-) with one
+    /// Allocates `n` zeroed pages, binds them in `mode` (WC or UC-) with one
     /// array call and checks each through the accessor. They will be
     /// mapped at `[start, start + len)` of `map`'s file. `ENOMEM` if pages
     /// run out, the CPA call's error if it fails (the pages are then made
@@ -132,8 +133,9 @@ impl ObjPages {
             len,
         };
         for _ in 0..n {
-            // SAFETY: order 0 is always a valid order.
-            let p = unsafe { ffi::pte_attrs_glue_alloc_pages(0) };
+            // SAFETY: no preconditions; the page comes zeroed (it reaches
+            // user space).
+            let p = unsafe { pte_attrs_gem_alloc_page() };
             if p.is_null() {
                 this.pages = pages;
                 return Err(ENOMEM);

@@ -1,0 +1,94 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# GEM objects mapped into user space (/dev/pte_attrs): a static helper
+# (gem_mmap_helper, built by the harness) maps WC and UC- objects, writes
+# through them and reads its own user PTEs through `lookup user ADDR`:
+# each is in the object's cache mode, agrees with the direct map, and maps
+# the object's own frame. Eviction under a live mapping zaps it first (no
+# user PTE ever maps a freed page) and the next access refaults to new
+# pages; destroying the object makes the next access SIGBUS. Bad mmaps
+# and ioctls get clear errors, and rmmod is refused while a mapping lives.
+DIR=$(dirname "$(readlink -f "$0")")
+. "$DIR/../kselftest/ktap_helpers.sh"
+. "$DIR/pte_attrs_lib.sh"
+
+HELPER=$DIR/gem_mmap_helper
+ROUNDS=${PTE_ATTRS_GEM_ROUNDS:-20}
+
+ktap_print_header
+ktap_set_plan 14
+pa_load
+
+# run_helper ARGS: the helper's output in $PA_REPORT (and as comments).
+run_helper() {
+	PA_REPORT=$("$HELPER" "$@" 2>&1)
+	echo "$PA_REPORT" | grep -v '^stats\.' | sed 's/^/# /'
+	echo "$PA_REPORT" | grep '^stats\.' | tr '\n' ' ' | sed 's/^/# /; s/$/\n/'
+}
+
+dev=$(stat -c '%F %a %u' /dev/pte_attrs 2>/dev/null)
+ktap_print_msg "/dev/pte_attrs: $dev"
+ktap_check "/dev/pte_attrs is a root-only character device (0600)" \
+	test "$dev" = "character special file 600 0"
+
+run_helper check wc 64
+expect "a WC object: every user PTE is WC, agrees with the direct map and maps the object's frame" \
+	ptes_checked=64 ptes_wrong=0 data_wrong=0 stats.pages_wrong=0
+ktap_check "the first user PTE reads WC with the direct map WC" \
+	test "$(echo "$PA_REPORT" | sed -n 's/^first: //p')" = \
+	"mapped=1 cache=WC direct_map_cache=WC agrees=1 views=same"
+
+run_helper check uc 16
+expect "a UC- object: every user PTE is UC- and agrees with the direct map" \
+	ptes_checked=16 ptes_wrong=0 data_wrong=0 stats.pages_wrong=0
+
+run_helper errors
+expect "bad mmaps get clear errors (EINVAL, ENXIO, ENOENT)" \
+	err.ok=ok err.too_large=EINVAL err.past_end=EINVAL err.private=EINVAL \
+	err.no_object=ENXIO err.offset_zero=ENXIO err.other_file=ENXIO err.gone=ENOENT
+expect "bad ioctls get clear errors" \
+	err.destroy_again=ENOENT err.create_zero=EINVAL err.create_big=EINVAL \
+	err.create_wb=EINVAL err.create_fault=EFAULT err.unknown_ioctl=ENOTTY
+
+dmesg_mark evict
+run_helper evict "$ROUNDS"
+expect "eviction under a live mapping: no user PTE maps a freed or foreign page, none aliases" \
+	rounds="$ROUNDS" stale=0 alias=0 ioctl_failed=0 stats.pages_wrong=0 stats.pages_leaked=0
+zaps=$(pa_get stats.zaps)
+evictions=$(pa_get stats.evictions)
+ktap_print_msg "zaps=$zaps evictions=$evictions refaults=$(pa_get stats.refaults)" \
+	"faults=$(pa_get stats.faults) sigbus=$(pa_get stats.sigbus)" \
+	"zapped_seen=$(pa_get zapped_seen) mapped_seen=$(pa_get mapped_seen) child_touches=$(pa_get child_touches)" \
+	"child_lost=$(pa_get child_lost)"
+ktap_check "every eviction zapped first (zaps >= evictions >= $ROUNDS)" \
+	test "${zaps:-0}" -ge "${evictions:-0}" -a "${evictions:-0}" -ge "$ROUNDS"
+ktap_check "after eviction the child refaulted to new pages (no SIGBUS), which the parent saw mapped" \
+	test "$(pa_get stats.refaults)" -gt 0 -a "$(pa_get child_lost)" -gt 0 \
+	-a "$(pa_get child_sigbus_live)" = 0 -a "$(pa_get mapped_seen)" -gt 0 \
+	-a "$(pa_get zapped_seen)" -gt 0
+expect "after destroy the child's next access got SIGBUS and nothing is mapped" \
+	child_sigbus_gone=1 child_exit=0 after_destroy_mapped=0
+no_report() { ! dmesg_since evict | grep -E 'BUG:|WARNING:|Bad page|bad pte'; }
+ktap_check "the kernel log has no report (BUG, WARNING, bad page) since the evictions" no_report
+
+# rmmod while a process maps an object (its fd closed): the mapping holds
+# the file, which holds the module.
+"$HELPER" hold >/tmp/gem_hold.out 2>&1 &
+hold=$!
+n=0
+while [ $n -lt 100 ] && ! grep -q ready /tmp/gem_hold.out; do
+	sleep 0.1
+	n=$((n + 1))
+done
+rmmod pte_attrs 2>/tmp/gem_rmmod.err
+rc=$?
+ktap_print_msg "rmmod with a live mapping: rc=$rc $(cat /tmp/gem_rmmod.err)"
+ktap_check "rmmod with a live mapping is refused and the module stays" \
+	test "$rc" -ne 0 -a -d /sys/module/pte_attrs
+kill "$hold"
+wait "$hold" 2>/dev/null
+ktap_check "once the process is gone, rmmod succeeds" rmmod pte_attrs
+pa_load
+dmap_check "nothing is non-WB in the direct map afterwards"
+
+ktap_finished
