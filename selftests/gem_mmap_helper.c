@@ -106,6 +106,7 @@ struct upte {
 	char dm_cache[16];
 	char agrees[4];
 	uint64_t pfn;
+	uint64_t raw_pfn;
 	char views[8];
 };
 
@@ -166,6 +167,8 @@ static struct upte lookup_user(const volatile void *addr)
 	field(rep, "views", u.views, sizeof(u.views));
 	field(rep, "pfn", v, sizeof(v));
 	u.pfn = strtoull(v, NULL, 0);
+	field(rep, "raw_pfn", v, sizeof(v));
+	u.raw_pfn = strtoull(v, NULL, 0);
 	return u;
 }
 
@@ -188,9 +191,13 @@ static int cmd_check(const char *mode, unsigned long n)
 	for (i = 0; i < n; i++) {
 		struct upte u = lookup_user(&p[i * PAGE / 8]);
 
-		if (i == 0)
+		if (i == 0) {
 			printf("first: mapped=%d cache=%s direct_map_cache=%s agrees=%s views=%s\n",
 			       u.mapped, u.cache, u.dm_cache, u.agrees, u.views);
+			printf("# first page: pfn (paravirt view) %#llx, raw frame %#llx, the object's pfn %#llx\n",
+			       (unsigned long long)u.pfn, (unsigned long long)u.raw_pfn,
+			       (unsigned long long)pf[0]);
+		}
 		if (u.mapped != 1 || strcmp(u.cache, want) || strcmp(u.agrees, "1") ||
 		    u.pfn != pf[i]) {
 			wrong++;
