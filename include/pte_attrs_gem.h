@@ -68,11 +68,41 @@ struct pte_attrs_gem_stats {
 	__u64 populations;	/* times pages were allocated and bound */
 };
 
+/*
+ * The DRM BAR paths (BAR_HOLD): claims BAR `bar` of the PCI device `dev`
+ * ("" = the first display device whose BAR is prefetchable, decoded and
+ * free, with no driver), then arch_io_reserve_memtype_wc(),
+ * arch_phys_wc_add(), io_mapping_init_wc() with io_mapping_map_local_wc()
+ * per page and io_mapping_map_wc() of the whole BAR, and
+ * memremap(MEMREMAP_WC), every page of every mapping checked WC through
+ * the accessor. They stay until BAR_RELEASE (or close), which undoes them
+ * in reverse order and gives the BAR back. One holder at a time (EBUSY).
+ */
+struct pte_attrs_gem_bar {
+	char dev[32];		/* in: PCI name or ""; out: the device claimed */
+	__u32 bar;		/* in: BAR index */
+	__u32 pad;
+	__u64 start;		/* out: the BAR */
+	__u64 size;
+	__s64 phys_wc;		/* out: arch_phys_wc_add()'s return */
+	__u64 iomap_pages;	/* out: pages checked, and not WC, per path */
+	__u64 iomap_wrong;
+	__u64 local_pages;
+	__u64 local_wrong;
+	__u64 map_wc_pages;
+	__u64 map_wc_wrong;
+	__u64 memremap_pages;
+	__u64 memremap_wrong;
+	__u64 reserved;
+};
+
 #define PTE_ATTRS_GEM_IOC_MAGIC	'G'
 #define PTE_ATTRS_GEM_CREATE	_IOWR(PTE_ATTRS_GEM_IOC_MAGIC, 1, struct pte_attrs_gem_create)
 #define PTE_ATTRS_GEM_EVICT	_IOW(PTE_ATTRS_GEM_IOC_MAGIC, 2, struct pte_attrs_gem_handle)
 #define PTE_ATTRS_GEM_DESTROY	_IOW(PTE_ATTRS_GEM_IOC_MAGIC, 3, struct pte_attrs_gem_handle)
 #define PTE_ATTRS_GEM_PFNS	_IOWR(PTE_ATTRS_GEM_IOC_MAGIC, 4, struct pte_attrs_gem_pfns)
 #define PTE_ATTRS_GEM_STATS	_IOR(PTE_ATTRS_GEM_IOC_MAGIC, 5, struct pte_attrs_gem_stats)
+#define PTE_ATTRS_GEM_BAR_HOLD	_IOWR(PTE_ATTRS_GEM_IOC_MAGIC, 6, struct pte_attrs_gem_bar)
+#define PTE_ATTRS_GEM_BAR_RELEASE	_IO(PTE_ATTRS_GEM_IOC_MAGIC, 7)
 
 #endif /* _PTE_ATTRS_GEM_H */

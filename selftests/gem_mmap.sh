@@ -16,7 +16,7 @@ HELPER=$DIR/gem_mmap_helper
 ROUNDS=${PTE_ATTRS_GEM_ROUNDS:-20}
 
 ktap_print_header
-ktap_set_plan 14
+ktap_set_plan 17
 pa_load
 
 # run_helper ARGS: the helper's output in $PA_REPORT (and as comments).
@@ -95,5 +95,36 @@ wait "$hold" 2>/dev/null
 ktap_check "once the process is gone, rmmod succeeds" rmmod pte_attrs
 pa_load
 dmap_check "nothing is non-WB in the direct map afterwards"
+
+# The DRM BAR paths on a claimed display BAR, held by the helper: every
+# page of every mapping WC, the BAR's memtype entries in pat_memtype_list
+# all write-combining while held, none once the helper is gone.
+PAT_LIST=/sys/kernel/debug/x86/pat_memtype_list
+"$HELPER" bar >/tmp/gem_bar.out 2>&1 &
+barpid=$!
+n=0
+while [ $n -lt 600 ] && ! grep -q -e ready -e bar.err /tmp/gem_bar.out; do
+	sleep 0.1
+	n=$((n + 1))
+done
+PA_REPORT=$(cat /tmp/gem_bar.out)
+echo "$PA_REPORT" | sed 's/^/# /'
+expect "the DRM BAR paths map every page WC (io_mapping, map_local, map_wc, memremap)" \
+	bar.iomap_wrong=0 bar.local_wrong=0 bar.map_wc_wrong=0 bar.memremap_wrong=0 \
+	bar.second_hold=EBUSY bar.release_not_held=ENOENT
+ktap_print_msg "arch_phys_wc_add() returned $(pa_get bar.phys_wc)" \
+	"(0: nothing to do with PAT; pat_enabled=$(sed -n 's/^pat_enabled=//p' "$PA_DIR/accessor"))"
+bstart=$(pa_get bar.start)
+held=$(grep -c "mem $bstart-" "$PAT_LIST" 2>/dev/null)
+notwc=$(grep "mem $bstart-" "$PAT_LIST" 2>/dev/null | grep -vc write-combining)
+grep "mem $bstart-" "$PAT_LIST" 2>/dev/null | sed 's/^/# /'
+ktap_check "while held, pat_memtype_list has the BAR's 3 entries (reserve, io_mapping, memremap), all write-combining" \
+	test -n "$bstart" -a "${held:-0}" -eq 3 -a "${notwc:-1}" = 0 \
+	-a "$(pa_get bar.iomap_pages)" -gt 0
+kill "$barpid"
+wait "$barpid" 2>/dev/null
+sleep 0.2
+ktap_check "after release, pat_memtype_list has no entry of the BAR" \
+	sh -c "! grep -q 'mem $bstart-' $PAT_LIST"
 
 ktap_finished

@@ -11,6 +11,8 @@
  *   gem_mmap_helper evict ROUNDS        evict under a child's live accesses,
  *                                       then destroy: the child's SIGBUS
  *   gem_mmap_helper hold                map, close the fd, wait to be killed
+ *   gem_mmap_helper bar                 hold the DRM BAR paths, wait to be
+ *                                       killed (closing releases them)
  *
  * Built static by the harness (scripts/initramfs.sh).
  */
@@ -221,6 +223,8 @@ static const char *errname(int e)
 	case ENOTTY: return "ENOTTY";
 	case ENOSPC: return "ENOSPC";
 	case EFAULT: return "EFAULT";
+	case EBUSY: return "EBUSY";
+	case ENODEV: return "ENODEV";
 	default: return "other";
 	}
 }
@@ -431,6 +435,48 @@ static int cmd_hold(void)
 	return 0;
 }
 
+/* bar: the DRM BAR paths on the auto-chosen display BAR, held. */
+static int cmd_bar(void)
+{
+	int fd = dev_open();
+	struct pte_attrs_gem_bar b = { .bar = 0 };
+	int e;
+
+	if (ioctl(fd, PTE_ATTRS_GEM_BAR_HOLD, &b)) {
+		printf("# bar hold: %s\n", strerror(errno));
+		printf("bar.err=%s\n", errname(errno));
+		fflush(stdout);
+		return 1;
+	}
+	printf("bar.dev=%.31s\nbar.start=0x%016llx\nbar.end=0x%016llx\nbar.phys_wc=%lld\n",
+	       b.dev, (unsigned long long)b.start,
+	       (unsigned long long)(b.start + b.size), (long long)b.phys_wc);
+	printf("bar.iomap_pages=%llu\nbar.iomap_wrong=%llu\n",
+	       (unsigned long long)b.iomap_pages, (unsigned long long)b.iomap_wrong);
+	printf("bar.local_pages=%llu\nbar.local_wrong=%llu\n",
+	       (unsigned long long)b.local_pages, (unsigned long long)b.local_wrong);
+	printf("bar.map_wc_pages=%llu\nbar.map_wc_wrong=%llu\n",
+	       (unsigned long long)b.map_wc_pages, (unsigned long long)b.map_wc_wrong);
+	printf("bar.memremap_pages=%llu\nbar.memremap_wrong=%llu\n",
+	       (unsigned long long)b.memremap_pages, (unsigned long long)b.memremap_wrong);
+	/* A second holder is refused while these are held. */
+	{
+		int fd2 = dev_open();
+		struct pte_attrs_gem_bar b2 = { .bar = 0 };
+
+		e = ioctl(fd2, PTE_ATTRS_GEM_BAR_HOLD, &b2) ? errno : 0;
+		printf("bar.second_hold=%s\n", errname(e));
+		e = ioctl(fd2, PTE_ATTRS_GEM_BAR_RELEASE) ? errno : 0;
+		printf("bar.release_not_held=%s\n", errname(e));
+		close(fd2);
+	}
+	printf("ready\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -442,6 +488,8 @@ int main(int argc, char **argv)
 		return cmd_evict(strtoul(argv[2], NULL, 0));
 	if (argc >= 2 && !strcmp(argv[1], "hold"))
 		return cmd_hold();
-	fprintf(stderr, "usage: %s check wc|uc PAGES | errors | evict ROUNDS | hold\n", argv[0]);
+	if (argc >= 2 && !strcmp(argv[1], "bar"))
+		return cmd_bar();
+	fprintf(stderr, "usage: %s check wc|uc PAGES | errors | evict ROUNDS | hold | bar\n", argv[0]);
 	return 2;
 }

@@ -8,6 +8,7 @@
  */
 #include <linux/err.h>
 #include <linux/fs.h>
+#include <linux/io-mapping.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
@@ -196,4 +197,43 @@ unsigned long pte_attrs_gem_pfn_kaddr(unsigned long pfn)
 struct page *pte_attrs_gem_alloc_page(void)
 {
 	return alloc_page(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN);
+}
+
+/*
+ * The DRM BAR paths of i915, xe, amdgpu and nouveau: a WC io_mapping of
+ * an aperture (io_mapping_create_wc() = io_mapping_init_wc() in a new
+ * struct) and its per-page and ranged maps. On x86_64 the io_mapping is
+ * one ioremap_wc() of the whole range, and the maps are offsets in it.
+ */
+struct io_mapping *pte_attrs_gem_io_mapping_create_wc(u64 base, unsigned long size)
+{
+	return io_mapping_create_wc(base, size);
+}
+
+void pte_attrs_gem_io_mapping_free(struct io_mapping *m)
+{
+	io_mapping_free(m);
+}
+
+void __iomem *pte_attrs_gem_io_mapping_map_local_wc(struct io_mapping *m,
+						    unsigned long offset)
+{
+	return io_mapping_map_local_wc(m, offset);
+}
+
+void pte_attrs_gem_io_mapping_unmap_local(void __iomem *vaddr)
+{
+	io_mapping_unmap_local(vaddr);
+}
+
+void __iomem *pte_attrs_gem_io_mapping_map_wc(struct io_mapping *m,
+					      unsigned long offset,
+					      unsigned long size)
+{
+	return io_mapping_map_wc(m, offset, size);
+}
+
+void pte_attrs_gem_io_mapping_unmap(void __iomem *vaddr)
+{
+	io_mapping_unmap(vaddr);
 }

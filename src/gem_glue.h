@@ -41,4 +41,15 @@ struct page *pte_attrs_gem_alloc_page(void);
 int pte_attrs_gem_user_pte(unsigned long addr, u64 *raw, unsigned long *vm_flags);
 unsigned long pte_attrs_gem_pfn_kaddr(unsigned long pfn);
 
+struct io_mapping;
+struct io_mapping *pte_attrs_gem_io_mapping_create_wc(u64 base, unsigned long size);
+void pte_attrs_gem_io_mapping_free(struct io_mapping *m);
+void __iomem *pte_attrs_gem_io_mapping_map_local_wc(struct io_mapping *m,
+						    unsigned long offset);
+void pte_attrs_gem_io_mapping_unmap_local(void __iomem *vaddr);
+void __iomem *pte_attrs_gem_io_mapping_map_wc(struct io_mapping *m,
+					      unsigned long offset,
+					      unsigned long size);
+void pte_attrs_gem_io_mapping_unmap(void __iomem *vaddr);
+
 #endif /* _PTE_ATTRS_GEM_GLUE_H */

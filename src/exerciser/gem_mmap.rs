@@ -37,6 +37,7 @@ use kernel::uaccess::UserSlice;
 
 use crate::pure::attrs::CacheMode;
 use crate::pure::gem::{self, Create, MmapRefusal, Stats};
+use crate::sys::gem_bar::{Bar, BarPaths};
 use crate::sys::gem_pages::{Checked, ObjPages, Released};
 use crate::sys::log::{pr_err_rl, pr_info_rl};
 use crate::sys::miscdev::{Fault, FaultResult, FileKey, MapFile, MiscFile, MmapRequest, OpenFile};
@@ -139,6 +140,11 @@ impl Table {
 pub(crate) struct GemState {
     #[pin]
     table: Mutex<Table>,
+    /// The DRM BAR paths held for inspection, and the file that holds
+    /// them (at most one at a time). Apart from `table`: setting them up
+    /// checks thousands of pages, and faults must not wait for that.
+    #[pin]
+    bar: Mutex<Option<(FileKey, BarPaths)>>,
 }
 
 /// The device: what [`crate::sys::miscdev::Registration`] calls.
@@ -160,6 +166,7 @@ impl GemDevice {
                     },
                     "pte_attrs::gem"
                 ),
+                bar <- new_mutex!(None, "pte_attrs::gem_bar"),
             }),
             GFP_KERNEL,
         )?;
@@ -262,6 +269,45 @@ impl GemDevice {
         Ok(0)
     }
 
+    /// `PTE_ATTRS_GEM_BAR_HOLD`: claims a BAR, sets up the DRM paths on it
+    /// (checked page by page), and holds them until released.
+    fn bar_hold(&self, file: &OpenFile<'_>, arg: usize) -> Result<isize> {
+        let (mut r, mut w) = UserSlice::new(arg, gem::BAR_SIZE).reader_writer();
+        let mut b = [0u8; gem::BAR_SIZE];
+        r.read_slice(&mut b)?;
+        let (dev, index) = gem::decode_bar(&b);
+        let mut held = self.state.bar.lock();
+        if held.is_some() {
+            pr_err_rl!("gem: bar: the BAR paths are held already\n");
+            return Err(EBUSY);
+        }
+        let bar = Bar::claim(&dev, index).inspect_err(|e| {
+            pr_err_rl!("gem: bar: no BAR claimed ({:?})\n", e);
+        })?;
+        let (paths, report) = BarPaths::setup(bar).inspect_err(|e| {
+            pr_err_rl!("gem: bar: setting up the DRM paths failed ({:?})\n", e);
+        })?;
+        b[0..32].copy_from_slice(&paths.dev());
+        *held = Some((file.key(), paths));
+        drop(held);
+        report.encode_into(&mut b);
+        w.write_slice(&b)?;
+        Ok(0)
+    }
+
+    /// `PTE_ATTRS_GEM_BAR_RELEASE`: undoes the paths this file holds.
+    fn bar_release(&self, file: FileKey) -> Result<isize> {
+        let mut held = self.state.bar.lock();
+        match held.as_ref() {
+            Some((k, _)) if *k == file => {
+                // Undone in reverse order, the BAR given back.
+                *held = None;
+                Ok(0)
+            }
+            _ => Err(ENOENT),
+        }
+    }
+
     fn write_stats(&self, arg: usize) -> Result<isize> {
         let b = self.stats().encode();
         UserSlice::new(arg, b.len()).writer().write_slice(&b)?;
@@ -294,6 +340,12 @@ impl MiscFile for GemDevice {
             }
             gem::NR_PFNS if c == cmd(gem::NR_PFNS, gem::PFNS_SIZE, R | W) => self.pfns(file, arg),
             gem::NR_STATS if c == cmd(gem::NR_STATS, gem::STATS_SIZE, R) => self.write_stats(arg),
+            gem::NR_BAR_HOLD if c == cmd(gem::NR_BAR_HOLD, gem::BAR_SIZE, R | W) => {
+                self.bar_hold(file, arg)
+            }
+            gem::NR_BAR_RELEASE if c == cmd(gem::NR_BAR_RELEASE, 0, 0) => {
+                self.bar_release(file.key())
+            }
             _ => Err(ENOTTY),
         }
     }
@@ -370,6 +422,8 @@ impl MiscFile for GemDevice {
     }
 
     fn release(&self, file: FileKey) {
+        // The BAR paths it holds, if any.
+        let _ = self.bar_release(file);
         let mut t = self.state.table.lock();
         while let Some(i) = t
             .objects

@@ -233,6 +233,75 @@ impl Stats {
     }
 }
 
+/// `_IOC_NR` of `PTE_ATTRS_GEM_BAR_HOLD`.
+pub(crate) const NR_BAR_HOLD: u32 = 6;
+/// `_IOC_NR` of `PTE_ATTRS_GEM_BAR_RELEASE`.
+pub(crate) const NR_BAR_RELEASE: u32 = 7;
+/// Size of `struct pte_attrs_gem_bar`.
+pub(crate) const BAR_SIZE: usize = 32 + 8 + 8 * 12;
+
+/// Pages of one BAR path checked through the accessor, and how many were
+/// not WC.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PathCheck {
+    /// Pages checked.
+    pub(crate) pages: u64,
+    /// Of those, not mapped WC.
+    pub(crate) wrong: u64,
+}
+
+/// What `PTE_ATTRS_GEM_BAR_HOLD` did (`struct pte_attrs_gem_bar`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct BarReport {
+    /// The BAR's physical start and length.
+    pub(crate) start: u64,
+    /// Its length.
+    pub(crate) size: u64,
+    /// `arch_phys_wc_add()`'s return: 0 with PAT (nothing to do), an MTRR
+    /// handle without it, or a negative errno.
+    pub(crate) phys_wc: i64,
+    /// The `io_mapping_init_wc()` mapping (one `ioremap_wc()` of the BAR).
+    pub(crate) iomap: PathCheck,
+    /// `io_mapping_map_local_wc()`, page by page.
+    pub(crate) local: PathCheck,
+    /// `io_mapping_map_wc()` of the whole BAR.
+    pub(crate) map_wc: PathCheck,
+    /// `memremap(MEMREMAP_WC)` of the whole BAR.
+    pub(crate) memremap: PathCheck,
+}
+
+impl BarReport {
+    /// `struct pte_attrs_gem_bar` after its 32-byte device name.
+    pub(crate) fn encode_into(&self, b: &mut [u8; BAR_SIZE]) {
+        let v = [
+            self.start,
+            self.size,
+            self.phys_wc as u64,
+            self.iomap.pages,
+            self.iomap.wrong,
+            self.local.pages,
+            self.local.wrong,
+            self.map_wc.pages,
+            self.map_wc.wrong,
+            self.memremap.pages,
+            self.memremap.wrong,
+        ];
+        for (i, x) in v.iter().enumerate() {
+            let o = 40 + i * 8;
+            b[o..o + 8].copy_from_slice(&x.to_ne_bytes());
+        }
+    }
+}
+
+/// The device name and BAR index of a `struct pte_attrs_gem_bar` request
+/// (an empty name: the first display device with a free prefetchable BAR).
+pub(crate) fn decode_bar(b: &[u8; BAR_SIZE]) -> ([u8; 32], u32) {
+    let mut dev = [0u8; 32];
+    dev.copy_from_slice(&b[0..32]);
+    dev[31] = 0;
+    (dev, u32_at(b, 32))
+}
+
 /// What `lookup user ADDR` found in the calling process.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum UserEntry {
@@ -355,6 +424,30 @@ mod tests {
         Create::answer(&mut b, 3);
         assert_eq!(u64_at(&b, 16), 3);
         assert_eq!(u64_at(&b, 24), 3 << 32);
+    }
+
+    #[test]
+    fn bar_layout() {
+        let mut b = [0u8; BAR_SIZE];
+        b[0..4].copy_from_slice(b"0000");
+        b[31] = b'x';
+        b[32..36].copy_from_slice(&2u32.to_ne_bytes());
+        let (dev, bar) = decode_bar(&b);
+        assert_eq!(&dev[0..4], b"0000");
+        assert_eq!(dev[31], 0);
+        assert_eq!(bar, 2);
+        let r = BarReport {
+            start: 0xfd00_0000,
+            phys_wc: -22,
+            memremap: PathCheck { pages: 7, wrong: 1 },
+            ..BarReport::default()
+        };
+        r.encode_into(&mut b);
+        assert_eq!(u64_at(&b, 40), 0xfd00_0000);
+        assert_eq!(u64_at(&b, 56) as i64, -22);
+        assert_eq!(u64_at(&b, 40 + 9 * 8), 7);
+        assert_eq!(u64_at(&b, 40 + 10 * 8), 1);
+        assert_eq!(BAR_SIZE, 40 + 11 * 8 + 8);
     }
 
     #[test]
