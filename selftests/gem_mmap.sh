@@ -16,7 +16,7 @@ HELPER=$DIR/gem_mmap_helper
 ROUNDS=${PTE_ATTRS_GEM_ROUNDS:-20}
 
 ktap_print_header
-ktap_set_plan 17
+ktap_set_plan 19
 pa_load
 
 # run_helper ARGS: the helper's output in $PA_REPORT (and as comments).
@@ -75,6 +75,19 @@ expect "after destroy the child's next access got SIGBUS and nothing is mapped" 
 	child_sigbus_gone=1 child_exit=0 after_destroy_mapped=0
 no_report() { ! dmesg_since evict | grep -E 'BUG:|WARNING:|Bad page|bad pte'; }
 ktap_check "the kernel log has no report (BUG, WARNING, bad page) since the evictions" no_report
+
+# The device's own fuzz: random creates (sizes and modes in and out of
+# range), mmaps (any offset, length, private or shared), touches (SIGBUS
+# once destroyed), evictions, destroys, pfn queries with bad pointers, any
+# ioctl number, closes; the seed is printed and PTE_ATTRS_GEM_FUZZ_SEED
+# repeats it.
+seed=${PTE_ATTRS_GEM_FUZZ_SEED:-$(date +%s)}
+dmesg_mark fuzz
+run_helper fuzz "${PTE_ATTRS_GEM_FUZZ_OPS:-3000}" "$seed"
+expect "the device fuzz: only the documented errnos, no wrong or leaked page, nothing left after close" \
+	fuzz.other=0 fuzz.lookup_bad=0 stats.pages_wrong=0 stats.pages_leaked=0 stats.live=0
+fuzz_clean() { nonzero fuzz.ok && nonzero fuzz.einval && ! dmesg_since fuzz | grep -E 'BUG:|WARNING:|Bad page|bad pte'; }
+ktap_check "the fuzz did work (some ok, some refused) and the log has no report" fuzz_clean
 
 # rmmod while a process maps an object (its fd closed): the mapping holds
 # the file, which holds the module.

@@ -13,6 +13,9 @@
  *   gem_mmap_helper hold                map, close the fd, wait to be killed
  *   gem_mmap_helper bar                 hold the DRM BAR paths, wait to be
  *                                       killed (closing releases them)
+ *   gem_mmap_helper fuzz OPS SEED       random creates, maps, touches,
+ *                                       evictions, destroys, closes and bad
+ *                                       arguments; counts the answers
  *
  * Built static by the harness (scripts/initramfs.sh).
  */
@@ -477,6 +480,182 @@ static int cmd_bar(void)
 	return 0;
 }
 
+/* fuzz: OPS random operations, good and bad, from SEED. */
+#define FZ_MAPS 16
+struct fz_map {
+	volatile uint64_t *p;
+	size_t len;
+};
+
+static uint64_t fz_state;
+
+static uint64_t fz_rand(void)
+{
+	fz_state ^= fz_state << 13;
+	fz_state ^= fz_state >> 7;
+	fz_state ^= fz_state << 17;
+	return fz_state;
+}
+
+static unsigned long fz_counts[8];	/* ok, EINVAL, ENXIO, ENOENT, EFAULT, ENOTTY, ENOSPC/EBUSY, other */
+
+static void fz_count(int e)
+{
+	int i;
+
+	switch (e) {
+	case 0: i = 0; break;
+	case EINVAL: i = 1; break;
+	case ENXIO: i = 2; break;
+	case ENOENT: i = 3; break;
+	case EFAULT: i = 4; break;
+	case ENOTTY: i = 5; break;
+	case ENOSPC: case EBUSY: i = 6; break;
+	default:
+		i = 7;
+		printf("# fuzz: unexpected errno %d (%s)\n", e, strerror(e));
+	}
+	fz_counts[i]++;
+}
+
+/* Kept out of registers: siglongjmp() returns into the loop. */
+static struct fz_map maps[FZ_MAPS];
+static uint64_t handles[32], buf[8];
+static volatile unsigned long op, sigbus, touches, lookups, lookup_bad;
+static volatile int fd;
+
+static int cmd_fuzz(unsigned long ops, unsigned long seed)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+
+	fd = dev_open();
+	fz_state = seed * 2654435761UL + 1;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+	printf("# fuzz: %lu operations, seed %lu\n", ops, seed);
+	for (op = 0; op < ops; op++) {
+		unsigned long r = fz_rand(), k = fz_rand() % 32, m = fz_rand() % FZ_MAPS;
+		uint64_t h = fz_rand() % 8 ? handles[k] : fz_rand();
+
+		switch (r % 12) {
+		case 0: {	/* create: sizes and modes in and out of range */
+			struct pte_attrs_gem_create c = {
+				.pages = fz_rand() % 4 ? 1 + fz_rand() % 64 : fz_rand() % 2048,
+				.caching = fz_rand() % 5 ? 1 + fz_rand() % 2 : fz_rand() % 4,
+				.pad = fz_rand() % 10 ? 0 : 1,
+			};
+			int e = ioctl(fd, PTE_ATTRS_GEM_CREATE, &c) ? errno : 0;
+
+			fz_count(e);
+			if (!e)
+				handles[k] = c.handle;
+			break;
+		}
+		case 1:
+		case 2: {	/* mmap: around an object's offset, any length */
+			off_t off = (off_t)(h << 32) + (off_t)((fz_rand() % 4) * PAGE);
+			size_t len = (1 + fz_rand() % 70) * PAGE;
+			int flags = fz_rand() % 6 ? MAP_SHARED : MAP_PRIVATE;
+			void *p;
+
+			if (fz_rand() % 8 == 0)
+				off += fz_rand() % PAGE;	/* unaligned */
+			p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, off);
+			fz_count(p == MAP_FAILED ? errno : 0);
+			if (p != MAP_FAILED) {
+				if (maps[m].p)
+					munmap((void *)maps[m].p, maps[m].len);
+				maps[m].p = p;
+				maps[m].len = len;
+			}
+			break;
+		}
+		case 3:
+		case 4:
+		case 5: {	/* touch a mapped page (SIGBUS once destroyed) */
+			volatile uint64_t *w;
+
+			if (!maps[m].p)
+				break;
+			w = maps[m].p + (fz_rand() % (maps[m].len / PAGE)) * (PAGE / 8);
+			if (sigsetjmp(bus_jmp, 1)) {
+				sigbus++;
+				break;
+			}
+			*w = *w + 1;
+			touches++;
+			if (fz_rand() % 4 == 0) {
+				struct upte u = lookup_user(w);
+
+				lookups++;
+				if (u.mapped && (strcmp(u.agrees, "1") ||
+						 (strcmp(u.cache, "WC") && strcmp(u.cache, "UC-"))))
+					lookup_bad++;
+			}
+			break;
+		}
+		case 6: {	/* evict */
+			struct pte_attrs_gem_handle q = { .handle = h };
+
+			fz_count(ioctl(fd, PTE_ATTRS_GEM_EVICT, &q) ? errno : 0);
+			break;
+		}
+		case 7: {	/* destroy */
+			struct pte_attrs_gem_handle q = { .handle = h };
+
+			fz_count(ioctl(fd, PTE_ATTRS_GEM_DESTROY, &q) ? errno : 0);
+			break;
+		}
+		case 8: {	/* pfns: room and pointer good or bad */
+			struct pte_attrs_gem_pfns q = {
+				.handle = h,
+				.count = fz_rand() % 3 ? fz_rand() % 9 : fz_rand(),
+				.pfns = fz_rand() % 4 ? (uintptr_t)buf : fz_rand() % 2 ? 0 : 8,
+			};
+
+			if (q.count > 8 && q.pfns == (uintptr_t)buf)
+				q.count = 8;
+			fz_count(ioctl(fd, PTE_ATTRS_GEM_PFNS, &q) ? errno : 0);
+			break;
+		}
+		case 9: {	/* any ioctl number of the type, bad pointers */
+			unsigned long cmd = fz_rand() % 2 ?
+				_IOC(fz_rand() % 4, 'G', fz_rand() % 10, fz_rand() % 200) :
+				(unsigned long)fz_rand() & 0xffffffff;
+
+			fz_count(ioctl(fd, cmd, fz_rand() % 2 ? (void *)buf : (void *)(uintptr_t)fz_rand()) ? errno : 0);
+			break;
+		}
+		case 10:	/* unmap */
+			if (maps[m].p) {
+				munmap((void *)maps[m].p, maps[m].len);
+				maps[m].p = NULL;
+			}
+			break;
+		case 11:	/* now and then: close and reopen (destroys all) */
+			if (fz_rand() % 16 == 0) {
+				close(fd);
+				fd = dev_open();
+				memset(handles, 0, sizeof(handles));
+			}
+			break;
+		}
+	}
+	printf("fuzz.ok=%lu\nfuzz.einval=%lu\nfuzz.enxio=%lu\nfuzz.enoent=%lu\nfuzz.efault=%lu\nfuzz.enotty=%lu\nfuzz.enospc_ebusy=%lu\nfuzz.other=%lu\n",
+	       fz_counts[0], fz_counts[1], fz_counts[2], fz_counts[3],
+	       fz_counts[4], fz_counts[5], fz_counts[6], fz_counts[7]);
+	printf("fuzz.touches=%lu\nfuzz.sigbus=%lu\nfuzz.lookups=%lu\nfuzz.lookup_bad=%lu\n",
+	       touches, sigbus, lookups, lookup_bad);
+	/* A mapping holds its file (and so its objects): unmap all first. */
+	for (op = 0; op < FZ_MAPS; op++)
+		if (maps[op].p)
+			munmap((void *)maps[op].p, maps[op].len);
+	close(fd);
+	fd = dev_open();
+	print_stats(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -490,6 +669,8 @@ int main(int argc, char **argv)
 		return cmd_hold();
 	if (argc >= 2 && !strcmp(argv[1], "bar"))
 		return cmd_bar();
-	fprintf(stderr, "usage: %s check wc|uc PAGES | errors | evict ROUNDS | hold | bar\n", argv[0]);
+	if (argc >= 4 && !strcmp(argv[1], "fuzz"))
+		return cmd_fuzz(strtoul(argv[2], NULL, 0), strtoul(argv[3], NULL, 0));
+	fprintf(stderr, "usage: %s check wc|uc PAGES | errors | evict ROUNDS | hold | bar | fuzz OPS SEED\n", argv[0]);
 	return 2;
 }
