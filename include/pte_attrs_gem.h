@@ -50,7 +50,7 @@ struct pte_attrs_gem_pfns {
 };
 
 /* Counters of the device since load, in this order. */
-#define PTE_ATTRS_GEM_STATS_N	14
+#define PTE_ATTRS_GEM_STATS_N	22
 struct pte_attrs_gem_stats {
 	__u64 created;		/* objects created */
 	__u64 destroyed;	/* objects destroyed (DESTROY or close) */
@@ -66,6 +66,14 @@ struct pte_attrs_gem_stats {
 	__u64 pages_wrong;	/* of those, found in the wrong cache mode */
 	__u64 pages_leaked;	/* pages not WB again, never freed */
 	__u64 populations;	/* times pages were allocated and bound */
+	__u64 fault_ns;		/* time in the fault handler: total, longest */
+	__u64 fault_ns_max;
+	__u64 zap_ns;		/* in unmap_mapping_range() */
+	__u64 zap_ns_max;
+	__u64 populate_ns;	/* allocating, binding and checking pages */
+	__u64 populate_ns_max;
+	__u64 evict_ns;		/* zap, WB, check and free */
+	__u64 evict_ns_max;
 };
 
 /*

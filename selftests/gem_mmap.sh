@@ -65,6 +65,13 @@ ktap_print_msg "zaps=$zaps evictions=$evictions refaults=$(pa_get stats.refaults
 	"faults=$(pa_get stats.faults) sigbus=$(pa_get stats.sigbus)" \
 	"zapped_seen=$(pa_get zapped_seen) mapped_seen=$(pa_get mapped_seen) child_touches=$(pa_get child_touches)" \
 	"child_lost=$(pa_get child_lost)"
+# mean_ns TOTAL COUNT: TOTAL/COUNT, or - for no count.
+mean_ns() { [ "${2:-0}" -gt 0 ] && echo $(($1 / $2)) || echo -; }
+ktap_print_msg "latency, mean/max ns:" \
+	"fault $(mean_ns "$(pa_get stats.fault_ns)" $(($(pa_get stats.faults) + $(pa_get stats.sigbus))))/$(pa_get stats.fault_ns_max)" \
+	"zap $(mean_ns "$(pa_get stats.zap_ns)" "$zaps")/$(pa_get stats.zap_ns_max)" \
+	"populate $(mean_ns "$(pa_get stats.populate_ns)" "$(pa_get stats.populations)")/$(pa_get stats.populate_ns_max)" \
+	"evict $(mean_ns "$(pa_get stats.evict_ns)" "$evictions")/$(pa_get stats.evict_ns_max)"
 ktap_check "every eviction zapped first (zaps >= evictions >= $ROUNDS)" \
 	test "${zaps:-0}" -ge "${evictions:-0}" -a "${evictions:-0}" -ge "$ROUNDS"
 ktap_check "after eviction the child refaulted to new pages (no SIGBUS), which the parent saw mapped" \

@@ -92,6 +92,8 @@ static void print_stats(int fd)
 		"created", "destroyed", "live", "mmaps", "mmap_refused",
 		"faults", "refaults", "sigbus", "zaps", "evictions",
 		"pages_checked", "pages_wrong", "pages_leaked", "populations",
+		"fault_ns", "fault_ns_max", "zap_ns", "zap_ns_max",
+		"populate_ns", "populate_ns_max", "evict_ns", "evict_ns_max",
 	};
 	uint64_t v[PTE_ATTRS_GEM_STATS_N];
 	int i;

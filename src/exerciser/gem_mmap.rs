@@ -28,7 +28,7 @@
 //! fault on a mapping of this very device).
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
-use kernel::error::{code::*, Result};
+use kernel::error::{code::*, Error, Result};
 use kernel::ioctl::{_IOC_NR, _IOC_TYPE};
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -39,7 +39,7 @@ use crate::pure::attrs::CacheMode;
 use crate::pure::gem::{self, Create, MmapRefusal, Stats};
 use crate::sys::gem_bar::{Bar, BarPaths};
 use crate::sys::gem_pages::{Checked, ObjPages, Released};
-use crate::sys::log::{pr_err_rl, pr_info_rl};
+use crate::sys::log::{now_ns, pr_err_rl, pr_info_rl};
 use crate::sys::miscdev::{Fault, FaultResult, FileKey, MapFile, MiscFile, MmapRequest, OpenFile};
 
 /// One object.
@@ -99,6 +99,8 @@ impl Table {
 
     fn count_release(&mut self, r: Released) {
         self.stats.zaps += r.zaps;
+        let s = &mut self.stats;
+        gem::add_ns(&mut s.zap_ns, &mut s.zap_ns_max, r.zap_ns);
         self.stats.pages_leaked += r.leaked;
         self.count_check(r.checked);
     }
@@ -107,8 +109,11 @@ impl Table {
     fn populate(&mut self, i: usize) -> Result {
         let o = self.obj(i)?;
         let (start, len) = gem::zap_range(o.handle, o.pages);
+        let t0 = now_ns();
         let (pages, checked) =
             ObjPages::populate(o.pages as usize, o.mode, o.map.clone_ref(), start, len)?;
+        let s = &mut self.stats;
+        gem::add_ns(&mut s.populate_ns, &mut s.populate_ns_max, now_ns() - t0);
         self.obj_mut(i)?.backing = Some(pages);
         self.stats.populations += 1;
         self.count_check(checked);
@@ -118,10 +123,55 @@ impl Table {
     /// Zaps, unbinds and frees object `i`'s pages, if it has any.
     fn evict(&mut self, i: usize) {
         if let Some(p) = self.obj_mut(i).ok().and_then(|o| o.backing.take()) {
+            let t0 = now_ns();
             let r = p.evict();
+            let s = &mut self.stats;
+            gem::add_ns(&mut s.evict_ns, &mut s.evict_ns_max, now_ns() - t0);
             self.stats.evictions += 1;
             self.count_release(r);
         }
+    }
+
+    /// A fault at the file page `pgoff` of a mapping of `file`: the
+    /// answer, and the error of a re-population that failed.
+    fn fault(
+        &mut self,
+        file: FileKey,
+        pgoff: u64,
+        f: &mut Fault<'_>,
+    ) -> (FaultResult, Option<Error>) {
+        let (handle, idx) = gem::locate(pgoff);
+        let Some(i) = self.find(handle, file) else {
+            // Destroyed under a live mapping: the designed SIGBUS.
+            self.stats.sigbus += 1;
+            return (FaultResult::SIGBUS, None);
+        };
+        if self.obj(i).is_ok_and(|o| o.backing.is_none()) {
+            // Evicted: back with new pages, as TTM moves an object back.
+            if let Err(e) = self.populate(i) {
+                self.stats.sigbus += 1;
+                let r = if e == ENOMEM {
+                    FaultResult::OOM
+                } else {
+                    FaultResult::SIGBUS
+                };
+                return (r, Some(e));
+            }
+            self.stats.refaults += 1;
+        }
+        let r = match self.obj(i) {
+            Ok(o) => match o.backing.as_ref() {
+                Some(p) if (idx as usize) < p.len() => f.insert(p, idx as usize, o.mode),
+                _ => FaultResult::SIGBUS,
+            },
+            Err(_) => FaultResult::SIGBUS,
+        };
+        if r.inserted() {
+            self.stats.faults += 1;
+        } else if r == FaultResult::SIGBUS {
+            self.stats.sigbus += 1;
+        }
+        (r, None)
     }
 
     /// Removes object `i`, zapping and freeing its pages.
@@ -385,38 +435,14 @@ impl MiscFile for GemDevice {
     }
 
     fn fault(&self, file: FileKey, pgoff: u64, f: &mut Fault<'_>) -> FaultResult {
-        let (handle, idx) = gem::locate(pgoff);
+        let t0 = now_ns();
         let mut t = self.state.table.lock();
-        let Some(i) = t.find(handle, file) else {
-            // Destroyed under a live mapping: the designed SIGBUS.
-            t.stats.sigbus += 1;
-            return FaultResult::SIGBUS;
-        };
-        if t.obj(i).is_ok_and(|o| o.backing.is_none()) {
-            // Evicted: back with new pages, as TTM moves an object back.
-            if let Err(e) = t.populate(i) {
-                t.stats.sigbus += 1;
-                drop(t);
-                pr_err_rl!("gem: a refault could not re-populate an object: {:?}\n", e);
-                return if e == ENOMEM {
-                    FaultResult::OOM
-                } else {
-                    FaultResult::SIGBUS
-                };
-            }
-            t.stats.refaults += 1;
-        }
-        let r = match t.obj(i) {
-            Ok(o) => match o.backing.as_ref() {
-                Some(p) if (idx as usize) < p.len() => f.insert(p, idx as usize, o.mode),
-                _ => FaultResult::SIGBUS,
-            },
-            Err(_) => FaultResult::SIGBUS,
-        };
-        if r.inserted() {
-            t.stats.faults += 1;
-        } else if r == FaultResult::SIGBUS {
-            t.stats.sigbus += 1;
+        let (r, failed) = t.fault(file, pgoff, f);
+        let s = &mut t.stats;
+        gem::add_ns(&mut s.fault_ns, &mut s.fault_ns_max, now_ns() - t0);
+        drop(t);
+        if let Some(e) = failed {
+            pr_err_rl!("gem: a refault could not re-populate an object: {:?}\n", e);
         }
         r
     }

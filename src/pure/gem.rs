@@ -45,7 +45,7 @@ pub(crate) const HANDLE_SIZE: usize = 8;
 /// Size of `struct pte_attrs_gem_pfns`.
 pub(crate) const PFNS_SIZE: usize = 24;
 /// Number of counters in `struct pte_attrs_gem_stats`.
-pub(crate) const STATS_N: usize = 14;
+pub(crate) const STATS_N: usize = 22;
 /// Size of `struct pte_attrs_gem_stats`.
 pub(crate) const STATS_SIZE: usize = STATS_N * 8;
 
@@ -201,6 +201,28 @@ pub(crate) struct Stats {
     pub(crate) pages_leaked: u64,
     /// Times pages were allocated and bound.
     pub(crate) populations: u64,
+    /// Time in the fault handler (all faults), total and longest, ns.
+    pub(crate) fault_ns: u64,
+    /// Longest fault.
+    pub(crate) fault_ns_max: u64,
+    /// Time in `unmap_mapping_range()`, total and longest.
+    pub(crate) zap_ns: u64,
+    /// Longest zap.
+    pub(crate) zap_ns_max: u64,
+    /// Time populating (allocate, bind, check), total and longest.
+    pub(crate) populate_ns: u64,
+    /// Longest population.
+    pub(crate) populate_ns_max: u64,
+    /// Time evicting (zap, WB, check, free), total and longest.
+    pub(crate) evict_ns: u64,
+    /// Longest eviction.
+    pub(crate) evict_ns_max: u64,
+}
+
+/// Adds one duration to a total and a maximum.
+pub(crate) fn add_ns(total: &mut u64, max: &mut u64, ns: u64) {
+    *total = total.saturating_add(ns);
+    *max = (*max).max(ns);
 }
 
 impl Stats {
@@ -220,6 +242,14 @@ impl Stats {
             self.pages_wrong,
             self.pages_leaked,
             self.populations,
+            self.fault_ns,
+            self.fault_ns_max,
+            self.zap_ns,
+            self.zap_ns_max,
+            self.populate_ns,
+            self.populate_ns_max,
+            self.evict_ns,
+            self.evict_ns_max,
         ]
     }
 

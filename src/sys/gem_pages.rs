@@ -26,7 +26,7 @@ use kernel::ffi::{c_int, c_ulong, c_void};
 use crate::pure::attrs::CacheMode;
 use crate::sys::accessor;
 use crate::sys::ffi;
-use crate::sys::log::pr_err_rl;
+use crate::sys::log::{now_ns, pr_err_rl};
 use crate::sys::miscdev::MapFile;
 
 extern "C" {
@@ -53,6 +53,8 @@ pub(crate) struct Released {
     pub(crate) checked: Checked,
     /// Pages not WB again, leaked.
     pub(crate) leaked: u64,
+    /// Time in the zap, ns.
+    pub(crate) zap_ns: u64,
 }
 
 /// The pages of one object, mapped to user space at a range of a device
@@ -188,7 +190,9 @@ impl ObjPages {
         }
         // 1. No user PTE may map the pages once their caching changes or
         // they are freed.
+        let t0 = now_ns();
         self.map.zap(self.start, self.len);
+        r.zap_ns = now_ns().saturating_sub(t0);
         r.zaps = 1;
         let mut pages = core::mem::take(&mut self.pages);
         // 2. WB again, checked page by page.
