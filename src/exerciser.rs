@@ -6,6 +6,7 @@
 //! Built on the wrapper layer (`crate::sys`) and the pure layer only, with
 //! no `unsafe` of its own.
 
+pub(crate) mod gem_mmap;
 pub(crate) mod page_set;
 pub(crate) mod pool;
 pub(crate) mod run;

@@ -4,3 +4,4 @@
 
 pub(crate) mod accessor;
 pub(crate) mod exerciser;
+pub(crate) mod user_lookup;

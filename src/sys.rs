@@ -12,4 +12,8 @@
 pub(crate) mod accessor;
 pub(crate) mod debugfs;
 pub(crate) mod ffi;
+pub(crate) mod gem_bar;
+pub(crate) mod gem_pages;
 pub(crate) mod log;
+pub(crate) mod miscdev;
+pub(crate) mod user_pte;
