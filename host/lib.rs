@@ -12,6 +12,7 @@
 mod pure {
     pub(crate) mod attrs;
     pub(crate) mod config;
+    pub(crate) mod gem;
     pub(crate) mod latency;
     pub(crate) mod parse;
     pub(crate) mod ratelimit;

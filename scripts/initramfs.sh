@@ -63,6 +63,11 @@ done
 for f in $files; do
 	install -m 0644 "$ROOT/selftests/$f" "$ksft/pte_attrs/"
 done
+# The GEM selftest's user-space helper: a static C program (the guest has
+# no libc), built with the host's gcc and glibc.
+gcc -static -O2 -Wall -Wextra -Werror -I"$ROOT/include" \
+	-o "$ksft/pte_attrs/gem_mmap_helper" "$ROOT/selftests/gem_mmap_helper.c" ||
+	die "could not build selftests/gem_mmap_helper.c (gcc -static: needs libc6-dev)"
 
 mkdir -p "$(dirname "$OUTPUT")"
 (cd "$root" && find . -print0 | cpio --null -o -H newc --owner=0:0 --quiet) | gzip -1 >"$OUTPUT"

@@ -17,6 +17,7 @@
 //! - `results`: the `results` file.
 
 pub(crate) mod control;
+pub(crate) mod gem_mmap;
 pub(crate) mod page_set;
 pub(crate) mod pool;
 pub(crate) mod results;

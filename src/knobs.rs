@@ -21,3 +21,4 @@ pub(crate) mod accessor;
 pub(crate) mod config;
 pub(crate) mod control;
 pub(crate) mod report;
+pub(crate) mod user_lookup;

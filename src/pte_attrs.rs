@@ -35,6 +35,9 @@ module! {
 }
 
 struct PteAttrsModule {
+    /// `/dev/pte_attrs`; no file of it is open at unload (an open file
+    /// pins the module).
+    gem: Option<sys::miscdev::Registration<exerciser::gem_mmap::GemDevice>>,
     /// Dropped first: no file can start anything once it is gone.
     dir: Option<debugfs::Dir>,
     ex: Arc<Exerciser>,
@@ -62,6 +65,7 @@ impl kernel::Module for PteAttrsModule {
         // file may already have started); `dir`, declared after it, is
         // dropped first.
         let mut this = PteAttrsModule {
+            gem: None,
             dir: None,
             ex,
             bench,
@@ -160,6 +164,13 @@ impl kernel::Module for PteAttrsModule {
         // be opened (a failure above drops `dir` with no file open).
         dir.publish();
         this.dir = Some(dir);
+        // Last: opens of /dev/pte_attrs may start once it is registered,
+        // so nothing may fail after it.
+        this.gem = Some(sys::miscdev::Registration::new(
+            c_str!("pte_attrs"),
+            module,
+            exerciser::gem_mmap::GemDevice::new()?,
+        )?);
         Ok(this)
     }
 }
@@ -169,6 +180,7 @@ impl Drop for PteAttrsModule {
         // Files first (removal waits for callbacks in flight), then the run
         // (its workers restore and free what they changed), then the pool,
         // then the shrinker that could still be evicting it.
+        drop(self.gem.take());
         drop(self.dir.take());
         let (evicted, not_wb) = self.ex.shutdown();
         drop(self.shrinker.take());

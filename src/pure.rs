@@ -10,6 +10,7 @@
 
 pub(crate) mod attrs;
 pub(crate) mod config;
+pub(crate) mod gem;
 pub(crate) mod latency;
 pub(crate) mod parse;
 pub(crate) mod ratelimit;

@@ -46,6 +46,9 @@ impl StatefulFile for Lookup {
 
     fn show(&self, state: &AtomicU64, out: &mut Output) -> Result {
         let addr = state.load(Ordering::Relaxed);
+        if super::user_lookup::is_user(addr) {
+            return super::user_lookup::show(addr, out);
+        }
         if addr == NOTHING {
             return out
                 .write_str("write a kernel virtual address in hex to look it up\n")
@@ -73,6 +76,11 @@ impl StatefulFile for Lookup {
     }
 
     fn store(&self, state: &AtomicU64, input: &[u8]) -> Result<(), Rejected> {
+        if let Some(addr) = super::user_lookup::parse(input)? {
+            state.store(addr, Ordering::Relaxed);
+            self.last.store(addr, Ordering::Relaxed);
+            return Ok(());
+        }
         let addr = parse::parse_addr(input)?;
         // Looked up at once, so that a refusal reaches the writer.
         match accessor::walk(addr) {

@@ -1,0 +1,150 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# GEM objects mapped into user space (/dev/pte_attrs): a static helper
+# (gem_mmap_helper, built by the harness) maps WC and UC- objects, writes
+# through them and reads its own user PTEs through `lookup user ADDR`:
+# each is in the object's cache mode, agrees with the direct map, and maps
+# the object's own frame. Eviction under a live mapping zaps it first (no
+# user PTE ever maps a freed page) and the next access refaults to new
+# pages; destroying the object makes the next access SIGBUS. Bad mmaps
+# and ioctls get clear errors, and rmmod is refused while a mapping lives.
+DIR=$(dirname "$(readlink -f "$0")")
+. "$DIR/../kselftest/ktap_helpers.sh"
+. "$DIR/pte_attrs_lib.sh"
+
+HELPER=$DIR/gem_mmap_helper
+ROUNDS=${PTE_ATTRS_GEM_ROUNDS:-20}
+
+ktap_print_header
+ktap_set_plan 19
+pa_load
+
+# run_helper ARGS: the helper's output in $PA_REPORT (and as comments).
+run_helper() {
+	PA_REPORT=$("$HELPER" "$@" 2>&1)
+	echo "$PA_REPORT" | grep -v '^stats\.' | sed 's/^/# /'
+	echo "$PA_REPORT" | grep '^stats\.' | tr '\n' ' ' | sed 's/^/# /; s/$/\n/'
+}
+
+dev=$(stat -c '%F %a %u' /dev/pte_attrs 2>/dev/null)
+ktap_print_msg "/dev/pte_attrs: $dev"
+ktap_check "/dev/pte_attrs is a root-only character device (0600)" \
+	test "$dev" = "character special file 600 0"
+
+run_helper check wc 64
+expect "a WC object: every user PTE is WC, agrees with the direct map and maps the object's frame" \
+	ptes_checked=64 ptes_wrong=0 data_wrong=0 stats.pages_wrong=0
+# Under Xen PV a user PTE holds a machine frame: its raw view differs from
+# the paravirt one, whose frame is the object's (checked for every page
+# above).
+views=same
+[ "$(sed -n 's/^xenpv=//p' "$PA_DIR/accessor")" = 1 ] && views=differ
+ktap_check "the first user PTE reads WC with the direct map WC (views=$views)" \
+	test "$(echo "$PA_REPORT" | sed -n 's/^first: //p')" = \
+	"mapped=1 cache=WC direct_map_cache=WC agrees=1 views=$views"
+
+run_helper check uc 16
+expect "a UC- object: every user PTE is UC- and agrees with the direct map" \
+	ptes_checked=16 ptes_wrong=0 data_wrong=0 stats.pages_wrong=0
+
+run_helper errors
+expect "bad mmaps get clear errors (EINVAL, ENXIO, ENOENT)" \
+	err.ok=ok err.too_large=EINVAL err.past_end=EINVAL err.private=EINVAL \
+	err.no_object=ENXIO err.offset_zero=ENXIO err.other_file=ENXIO err.gone=ENOENT
+expect "bad ioctls get clear errors" \
+	err.destroy_again=ENOENT err.create_zero=EINVAL err.create_big=EINVAL \
+	err.create_wb=EINVAL err.create_fault=EFAULT err.unknown_ioctl=ENOTTY
+
+dmesg_mark evict
+run_helper evict "$ROUNDS"
+expect "eviction under a live mapping: no user PTE maps a freed or foreign page, none aliases" \
+	rounds="$ROUNDS" stale=0 alias=0 ioctl_failed=0 stats.pages_wrong=0 stats.pages_leaked=0
+zaps=$(pa_get stats.zaps)
+evictions=$(pa_get stats.evictions)
+ktap_print_msg "zaps=$zaps evictions=$evictions refaults=$(pa_get stats.refaults)" \
+	"faults=$(pa_get stats.faults) sigbus=$(pa_get stats.sigbus)" \
+	"zapped_seen=$(pa_get zapped_seen) mapped_seen=$(pa_get mapped_seen) child_touches=$(pa_get child_touches)" \
+	"child_lost=$(pa_get child_lost)"
+# mean_ns TOTAL COUNT: TOTAL/COUNT, or - for no count.
+mean_ns() { [ "${2:-0}" -gt 0 ] && echo $(($1 / $2)) || echo -; }
+ktap_print_msg "latency, mean/max ns:" \
+	"fault $(mean_ns "$(pa_get stats.fault_ns)" $(($(pa_get stats.faults) + $(pa_get stats.sigbus))))/$(pa_get stats.fault_ns_max)" \
+	"zap $(mean_ns "$(pa_get stats.zap_ns)" "$zaps")/$(pa_get stats.zap_ns_max)" \
+	"populate $(mean_ns "$(pa_get stats.populate_ns)" "$(pa_get stats.populations)")/$(pa_get stats.populate_ns_max)" \
+	"evict $(mean_ns "$(pa_get stats.evict_ns)" "$evictions")/$(pa_get stats.evict_ns_max)"
+ktap_check "every eviction zapped first (zaps >= evictions >= $ROUNDS)" \
+	test "${zaps:-0}" -ge "${evictions:-0}" -a "${evictions:-0}" -ge "$ROUNDS"
+ktap_check "after eviction the child refaulted to new pages (no SIGBUS), which the parent saw mapped" \
+	test "$(pa_get stats.refaults)" -gt 0 -a "$(pa_get child_lost)" -gt 0 \
+	-a "$(pa_get child_sigbus_live)" = 0 -a "$(pa_get mapped_seen)" -gt 0 \
+	-a "$(pa_get zapped_seen)" -gt 0
+expect "after destroy the child's next access got SIGBUS and nothing is mapped" \
+	child_sigbus_gone=1 child_exit=0 after_destroy_mapped=0
+no_report() { ! dmesg_since evict | grep -E 'BUG:|WARNING:|Bad page|bad pte'; }
+ktap_check "the kernel log has no report (BUG, WARNING, bad page) since the evictions" no_report
+
+# The device's own fuzz: random creates (sizes and modes in and out of
+# range), mmaps (any offset, length, private or shared), touches (SIGBUS
+# once destroyed), evictions, destroys, pfn queries with bad pointers, any
+# ioctl number, closes; the seed is printed and PTE_ATTRS_GEM_FUZZ_SEED
+# repeats it.
+seed=${PTE_ATTRS_GEM_FUZZ_SEED:-$(date +%s)}
+dmesg_mark fuzz
+run_helper fuzz "${PTE_ATTRS_GEM_FUZZ_OPS:-3000}" "$seed"
+expect "the device fuzz: only the documented errnos, no wrong or leaked page, nothing left after close" \
+	fuzz.other=0 fuzz.lookup_bad=0 stats.pages_wrong=0 stats.pages_leaked=0 stats.live=0
+fuzz_clean() { nonzero fuzz.ok && nonzero fuzz.einval && ! dmesg_since fuzz | grep -E 'BUG:|WARNING:|Bad page|bad pte'; }
+ktap_check "the fuzz did work (some ok, some refused) and the log has no report" fuzz_clean
+
+# rmmod while a process maps an object (its fd closed): the mapping holds
+# the file, which holds the module.
+"$HELPER" hold >/tmp/gem_hold.out 2>&1 &
+hold=$!
+n=0
+while [ $n -lt 100 ] && ! grep -q ready /tmp/gem_hold.out; do
+	sleep 0.1
+	n=$((n + 1))
+done
+rmmod pte_attrs 2>/tmp/gem_rmmod.err
+rc=$?
+ktap_print_msg "rmmod with a live mapping: rc=$rc $(cat /tmp/gem_rmmod.err)"
+ktap_check "rmmod with a live mapping is refused and the module stays" \
+	test "$rc" -ne 0 -a -d /sys/module/pte_attrs
+kill "$hold"
+wait "$hold" 2>/dev/null
+ktap_check "once the process is gone, rmmod succeeds" rmmod pte_attrs
+pa_load
+dmap_check "nothing is non-WB in the direct map afterwards"
+
+# The DRM BAR paths on a claimed display BAR, held by the helper: every
+# page of every mapping WC, the BAR's memtype entries in pat_memtype_list
+# all write-combining while held, none once the helper is gone.
+PAT_LIST=/sys/kernel/debug/x86/pat_memtype_list
+"$HELPER" bar >/tmp/gem_bar.out 2>&1 &
+barpid=$!
+n=0
+while [ $n -lt 600 ] && ! grep -q -e ready -e bar.err /tmp/gem_bar.out; do
+	sleep 0.1
+	n=$((n + 1))
+done
+PA_REPORT=$(cat /tmp/gem_bar.out)
+echo "$PA_REPORT" | sed 's/^/# /'
+expect "the DRM BAR paths map every page WC (io_mapping, map_local, map_wc, memremap)" \
+	bar.iomap_wrong=0 bar.local_wrong=0 bar.map_wc_wrong=0 bar.memremap_wrong=0 \
+	bar.second_hold=EBUSY bar.release_not_held=ENOENT
+ktap_print_msg "arch_phys_wc_add() returned $(pa_get bar.phys_wc)" \
+	"(0: nothing to do with PAT; pat_enabled=$(sed -n 's/^pat_enabled=//p' "$PA_DIR/accessor"))"
+bstart=$(pa_get bar.start)
+held=$(grep -c "mem $bstart-" "$PAT_LIST" 2>/dev/null)
+notwc=$(grep "mem $bstart-" "$PAT_LIST" 2>/dev/null | grep -vc write-combining)
+grep "mem $bstart-" "$PAT_LIST" 2>/dev/null | sed 's/^/# /'
+ktap_check "while held, pat_memtype_list has the BAR's 3 entries (reserve, io_mapping, memremap), all write-combining" \
+	test -n "$bstart" -a "${held:-0}" -eq 3 -a "${notwc:-1}" = 0 \
+	-a "$(pa_get bar.iomap_pages)" -gt 0
+kill "$barpid"
+wait "$barpid" 2>/dev/null
+sleep 0.2
+ktap_check "after release, pat_memtype_list has no entry of the BAR" \
+	sh -c "! grep -q 'mem $bstart-' $PAT_LIST"
+
+ktap_finished

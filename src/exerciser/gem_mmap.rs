@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `gem_mmap`: GEM objects that user space maps, as TTM maps buffer
+//! objects, evicted under live mappings.
+//!
+//! The device `/dev/pte_attrs` (root only) creates objects with an ioctl
+//! (`include/pte_attrs_gem.h`): pages bound WC or UC-, each object at its
+//! own offset of the device file. `mmap(MAP_SHARED)` at that offset gives a
+//! PFN map that the fault handler fills page by page with the object's
+//! caching. What happens to a mapping when its object changes:
+//!
+//! - **evict** (`PTE_ATTRS_GEM_EVICT`): the object's range is zapped in
+//!   every process first, then its pages are made WB, checked and freed.
+//!   The object stays; the next access to a mapping of it *refaults*: the
+//!   fault handler allocates and binds new pages (checked again) and maps
+//!   them, as TTM moves an evicted object back on fault.
+//! - **destroy** (`PTE_ATTRS_GEM_DESTROY`, or closing the file): zapped and
+//!   freed the same way, and the object is gone: a later access to a
+//!   mapping of it gets `SIGBUS`.
+//!
+//! So no user PTE ever maps a page the module freed: pages are zapped
+//! before they change or go, and a fault inserts only pages of a live
+//! object, under the same lock that eviction holds.
+//!
+//! Lock order: the mmap lock (or VMA lock) of a faulting process, then the
+//! table's mutex, then what CPA and `unmap_mapping_range()` take. The mutex
+//! is never held while user memory is touched (a copy to user space could
+//! fault on a mapping of this very device).
+
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::error::{code::*, Error, Result};
+use kernel::ioctl::{_IOC_NR, _IOC_TYPE};
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::sync::{Arc, Mutex};
+use kernel::uaccess::UserSlice;
+
+use crate::pure::attrs::CacheMode;
+use crate::pure::gem::{self, Create, MmapRefusal, Stats};
+use crate::sys::gem_bar::BarPaths;
+use crate::sys::gem_pages::{Checked, ObjPages, Released};
+use crate::sys::log::{pr_err_rl, pr_info_rl};
+use crate::sys::miscdev::{Fault, FaultResult, FileKey, MapFile, MiscFile, MmapRequest, OpenFile};
+use crate::sys::pci::ClaimedBar;
+use crate::sys::time::now_ns;
+
+/// One object.
+struct Object {
+    handle: u64,
+    /// The file that created it: the only one that may map or change it.
+    owner: FileKey,
+    pages: u64,
+    mode: CacheMode,
+    /// Where its mappings live (the owner's address space).
+    map: MapFile,
+    /// Its pages; `None` once evicted, until a fault re-populates it.
+    backing: Option<ObjPages>,
+}
+
+struct Table {
+    /// Slots of objects; a destroyed object's slot is `None` until reused.
+    objects: KVec<Option<Object>>,
+    /// The next handle (handles start at 1 and are never reused).
+    next: u64,
+    /// Pages of all objects (evicted ones included: they come back).
+    total: u64,
+    stats: Stats,
+}
+
+impl Table {
+    fn find(&self, handle: u64, owner: FileKey) -> Option<usize> {
+        self.objects.iter().position(|o| {
+            o.as_ref()
+                .is_some_and(|o| o.handle == handle && o.owner == owner)
+        })
+    }
+
+    /// Object `i` (a slot [`Table::find`] returned).
+    fn obj(&self, i: usize) -> Result<&Object> {
+        self.objects.get(i).and_then(Option::as_ref).ok_or(ENOENT)
+    }
+
+    fn obj_mut(&mut self, i: usize) -> Result<&mut Object> {
+        self.objects
+            .get_mut(i)
+            .and_then(Option::as_mut)
+            .ok_or(ENOENT)
+    }
+
+    fn count_check(&mut self, c: Checked) {
+        self.stats.pages_checked += c.pages;
+        self.stats.pages_wrong += c.wrong;
+        if c.wrong > 0 {
+            pr_err_rl!(
+                "gem: {} of {} page(s) not in the expected cache mode (see the device's stats)\n",
+                c.wrong,
+                c.pages
+            );
+        }
+    }
+
+    fn count_release(&mut self, r: Released) {
+        self.stats.zaps += r.zaps;
+        let s = &mut self.stats;
+        gem::add_ns(&mut s.zap_ns, &mut s.zap_ns_max, r.zap_ns);
+        self.stats.pages_leaked += r.leaked;
+        self.count_check(r.checked);
+    }
+
+    /// Pages for object `i`: new ones, bound and checked.
+    fn populate(&mut self, i: usize) -> Result {
+        let o = self.obj(i)?;
+        let (start, len) = gem::zap_range(o.handle, o.pages);
+        let t0 = now_ns();
+        let (pages, checked) =
+            ObjPages::populate(o.pages as usize, o.mode, o.map.clone_ref(), start, len)?;
+        let s = &mut self.stats;
+        gem::add_ns(&mut s.populate_ns, &mut s.populate_ns_max, now_ns() - t0);
+        self.obj_mut(i)?.backing = Some(pages);
+        self.stats.populations += 1;
+        self.count_check(checked);
+        Ok(())
+    }
+
+    /// Zaps, unbinds and frees object `i`'s pages, if it has any.
+    fn evict(&mut self, i: usize) {
+        if let Some(p) = self.obj_mut(i).ok().and_then(|o| o.backing.take()) {
+            let t0 = now_ns();
+            let r = p.evict();
+            let s = &mut self.stats;
+            gem::add_ns(&mut s.evict_ns, &mut s.evict_ns_max, now_ns() - t0);
+            self.stats.evictions += 1;
+            self.count_release(r);
+        }
+    }
+
+    /// A fault at the file page `pgoff` of a mapping of `file`: the
+    /// answer, and the error of a re-population that failed.
+    fn fault(
+        &mut self,
+        file: FileKey,
+        pgoff: u64,
+        f: &mut Fault<'_>,
+    ) -> (FaultResult, Option<Error>) {
+        let (handle, idx) = gem::locate(pgoff);
+        let Some(i) = self.find(handle, file) else {
+            // Destroyed under a live mapping: the designed SIGBUS.
+            self.stats.sigbus += 1;
+            return (FaultResult::SIGBUS, None);
+        };
+        if self.obj(i).is_ok_and(|o| o.backing.is_none()) {
+            // Evicted: back with new pages, as TTM moves an object back.
+            if let Err(e) = self.populate(i) {
+                self.stats.sigbus += 1;
+                let r = if e == ENOMEM {
+                    FaultResult::OOM
+                } else {
+                    FaultResult::SIGBUS
+                };
+                return (r, Some(e));
+            }
+            self.stats.refaults += 1;
+        }
+        let r = match self.obj(i) {
+            Ok(o) => match o.backing.as_ref() {
+                Some(p) if (idx as usize) < p.len() => p.insert(f, idx as usize, o.mode),
+                _ => FaultResult::SIGBUS,
+            },
+            Err(_) => FaultResult::SIGBUS,
+        };
+        if r.inserted() {
+            self.stats.faults += 1;
+        } else if r == FaultResult::SIGBUS {
+            self.stats.sigbus += 1;
+        }
+        (r, None)
+    }
+
+    /// Removes object `i`, zapping and freeing its pages.
+    fn destroy(&mut self, i: usize) {
+        self.evict(i);
+        if let Some(o) = self.objects.get_mut(i).and_then(Option::take) {
+            self.total -= o.pages;
+            self.stats.destroyed += 1;
+            self.stats.live -= 1;
+        }
+    }
+}
+
+/// The state behind `/dev/pte_attrs`.
+#[pin_data]
+pub(crate) struct GemState {
+    #[pin]
+    table: Mutex<Table>,
+    /// The DRM BAR paths held for inspection, and the file that holds
+    /// them (at most one at a time). Apart from `table`: setting them up
+    /// checks thousands of pages, and faults must not wait for that.
+    #[pin]
+    bar: Mutex<Option<(FileKey, BarPaths)>>,
+}
+
+/// The device: what [`crate::sys::miscdev::Registration`] calls.
+pub(crate) struct GemDevice {
+    state: Arc<GemState>,
+}
+
+impl GemDevice {
+    /// A device with no object.
+    pub(crate) fn new() -> Result<GemDevice> {
+        let state = Arc::pin_init(
+            pin_init!(GemState {
+                table <- new_mutex!(
+                    Table {
+                        objects: KVec::new(),
+                        next: 1,
+                        total: 0,
+                        stats: Stats::default(),
+                    },
+                    "pte_attrs::gem"
+                ),
+                bar <- new_mutex!(None, "pte_attrs::gem_bar"),
+            }),
+            GFP_KERNEL,
+        )?;
+        Ok(GemDevice { state })
+    }
+
+    /// The counters now.
+    pub(crate) fn stats(&self) -> Stats {
+        self.state.table.lock().stats
+    }
+
+    fn create(&self, file: &OpenFile<'_>, arg: usize) -> Result<isize> {
+        let (mut r, mut w) = UserSlice::new(arg, gem::CREATE_SIZE).reader_writer();
+        let mut b = [0u8; gem::CREATE_SIZE];
+        r.read_slice(&mut b)?;
+        let req = Create::decode(&b).map_err(|_| {
+            pr_err_rl!("gem: create: pages must be 1..=1024, caching WC (1) or UC- (2), pad 0\n");
+            EINVAL
+        })?;
+        let map = file.map_file();
+        let handle = {
+            let mut t = self.state.table.lock();
+            if t.total + req.pages > gem::MAX_TOTAL || t.next > gem::MAX_HANDLE {
+                pr_err_rl!("gem: create: the device holds its most pages (16384) already\n");
+                return Err(ENOSPC);
+            }
+            let handle = t.next;
+            let o = Object {
+                handle,
+                owner: file.key(),
+                pages: req.pages,
+                mode: req.mode,
+                map,
+                backing: None,
+            };
+            let i = match t.objects.iter().position(Option::is_none) {
+                Some(i) => {
+                    t.objects[i] = Some(o);
+                    i
+                }
+                None => {
+                    t.objects.push(Some(o), GFP_KERNEL)?;
+                    t.objects.len() - 1
+                }
+            };
+            t.next += 1;
+            t.total += req.pages;
+            t.stats.created += 1;
+            t.stats.live += 1;
+            if let Err(e) = t.populate(i) {
+                t.destroy(i);
+                return Err(e);
+            }
+            handle
+        };
+        Create::answer(&mut b, handle);
+        w.write_slice(&b)?;
+        Ok(0)
+    }
+
+    fn with_handle(
+        &self,
+        file: &OpenFile<'_>,
+        arg: usize,
+        act: fn(&mut Table, usize),
+    ) -> Result<isize> {
+        let mut b = [0u8; gem::HANDLE_SIZE];
+        UserSlice::new(arg, gem::HANDLE_SIZE)
+            .reader()
+            .read_slice(&mut b)?;
+        let handle = gem::decode_handle(&b);
+        let mut t = self.state.table.lock();
+        let i = t.find(handle, file.key()).ok_or(ENOENT)?;
+        act(&mut t, i);
+        Ok(0)
+    }
+
+    fn pfns(&self, file: &OpenFile<'_>, arg: usize) -> Result<isize> {
+        let (mut r, mut w) = UserSlice::new(arg, gem::PFNS_SIZE).reader_writer();
+        let mut b = [0u8; gem::PFNS_SIZE];
+        r.read_slice(&mut b)?;
+        let (handle, room, ptr) = gem::decode_pfns(&b);
+        let mut out = KVec::new();
+        let pages = {
+            let t = self.state.table.lock();
+            let o = t.obj(t.find(handle, file.key()).ok_or(ENOENT)?)?;
+            let n = room.min(o.pages) as usize;
+            out.reserve(n * 8, GFP_KERNEL)?;
+            for i in 0..n {
+                let pfn = o.backing.as_ref().and_then(|p| p.pfn(i)).unwrap_or(0);
+                out.extend_from_slice(&pfn.to_ne_bytes(), GFP_KERNEL)?;
+            }
+            o.pages
+        };
+        UserSlice::new(ptr as usize, out.len())
+            .writer()
+            .write_slice(&out)?;
+        gem::answer_pfns(&mut b, pages);
+        w.write_slice(&b)?;
+        Ok(0)
+    }
+
+    /// `PTE_ATTRS_GEM_BAR_HOLD`: claims a BAR, sets up the DRM paths on it
+    /// (checked page by page), and holds them until released.
+    fn bar_hold(&self, file: &OpenFile<'_>, arg: usize) -> Result<isize> {
+        let (mut r, mut w) = UserSlice::new(arg, gem::BAR_SIZE).reader_writer();
+        let mut b = [0u8; gem::BAR_SIZE];
+        r.read_slice(&mut b)?;
+        let (dev, index) = gem::decode_bar(&b);
+        let mut held = self.state.bar.lock();
+        if held.is_some() {
+            pr_err_rl!("gem: bar: the BAR paths are held already\n");
+            return Err(EBUSY);
+        }
+        let index = u8::try_from(index).map_err(|_| EINVAL)?;
+        let bar = ClaimedBar::claim(&dev, index).map_err(|why| {
+            let (err, reason) = why.errno();
+            pr_err_rl!("gem: bar: no BAR claimed: {}\n", reason);
+            err
+        })?;
+        let (paths, report) = BarPaths::setup(bar).inspect_err(|e| {
+            pr_err_rl!("gem: bar: setting up the DRM paths failed ({:?})\n", e);
+        })?;
+        b[0..32].copy_from_slice(&paths.dev());
+        *held = Some((file.key(), paths));
+        drop(held);
+        report.encode_into(&mut b);
+        w.write_slice(&b)?;
+        Ok(0)
+    }
+
+    /// `PTE_ATTRS_GEM_BAR_RELEASE`: undoes the paths this file holds.
+    fn bar_release(&self, file: FileKey) -> Result<isize> {
+        let mut held = self.state.bar.lock();
+        match held.as_ref() {
+            Some((k, _)) if *k == file => {
+                // Undone in reverse order, the BAR given back.
+                *held = None;
+                Ok(0)
+            }
+            _ => Err(ENOENT),
+        }
+    }
+
+    fn write_stats(&self, arg: usize) -> Result<isize> {
+        let b = self.stats().encode();
+        UserSlice::new(arg, b.len()).writer().write_slice(&b)?;
+        Ok(0)
+    }
+}
+
+const fn cmd(nr: u32, size: usize, dir: u32) -> u32 {
+    (dir << 30) | ((size as u32) << 16) | (gem::IOC_MAGIC << 8) | nr
+}
+
+/// `_IOC_WRITE`, `_IOC_READ`.
+const W: u32 = 1;
+const R: u32 = 2;
+
+impl MiscFile for GemDevice {
+    fn ioctl(&self, file: &OpenFile<'_>, c: u32, arg: usize) -> Result<isize> {
+        if _IOC_TYPE(c) != gem::IOC_MAGIC {
+            return Err(ENOTTY);
+        }
+        match _IOC_NR(c) {
+            gem::NR_CREATE if c == cmd(gem::NR_CREATE, gem::CREATE_SIZE, R | W) => {
+                self.create(file, arg)
+            }
+            gem::NR_EVICT if c == cmd(gem::NR_EVICT, gem::HANDLE_SIZE, W) => {
+                self.with_handle(file, arg, Table::evict)
+            }
+            gem::NR_DESTROY if c == cmd(gem::NR_DESTROY, gem::HANDLE_SIZE, W) => {
+                self.with_handle(file, arg, Table::destroy)
+            }
+            gem::NR_PFNS if c == cmd(gem::NR_PFNS, gem::PFNS_SIZE, R | W) => self.pfns(file, arg),
+            gem::NR_STATS if c == cmd(gem::NR_STATS, gem::STATS_SIZE, R) => self.write_stats(arg),
+            gem::NR_BAR_HOLD if c == cmd(gem::NR_BAR_HOLD, gem::BAR_SIZE, R | W) => {
+                self.bar_hold(file, arg)
+            }
+            gem::NR_BAR_RELEASE if c == cmd(gem::NR_BAR_RELEASE, 0, 0) => {
+                self.bar_release(file.key())
+            }
+            _ => Err(ENOTTY),
+        }
+    }
+
+    fn mmap(&self, file: FileKey, req: MmapRequest) -> Result {
+        let (handle, first) = gem::locate(req.pgoff);
+        let mut t = self.state.table.lock();
+        let verdict = if !req.shared {
+            Err(MmapRefusal::Private)
+        } else {
+            match t.find(handle, file) {
+                Some(i) => gem::check_span(first, req.pages, t.obj(i).map_or(0, |o| o.pages)),
+                // Another file's object is none of this file's business.
+                None if t.objects.iter().flatten().any(|o| o.handle == handle) => {
+                    Err(MmapRefusal::NoObject)
+                }
+                None if handle > 0 && handle < t.next => Err(MmapRefusal::Gone),
+                None => Err(MmapRefusal::NoObject),
+            }
+        };
+        match verdict {
+            Ok(()) => {
+                t.stats.mmaps += 1;
+                Ok(())
+            }
+            Err(why) => {
+                t.stats.mmap_refused += 1;
+                drop(t);
+                pr_err_rl!("gem: {}\n", why.why());
+                Err(match why {
+                    MmapRefusal::Private | MmapRefusal::TooLarge => EINVAL,
+                    MmapRefusal::NoObject => ENXIO,
+                    MmapRefusal::Gone => ENOENT,
+                })
+            }
+        }
+    }
+
+    fn fault(&self, file: FileKey, pgoff: u64, f: &mut Fault<'_>) -> FaultResult {
+        let t0 = now_ns();
+        let mut t = self.state.table.lock();
+        let (r, failed) = t.fault(file, pgoff, f);
+        let s = &mut t.stats;
+        gem::add_ns(&mut s.fault_ns, &mut s.fault_ns_max, now_ns() - t0);
+        drop(t);
+        if let Some(e) = failed {
+            pr_err_rl!("gem: a refault could not re-populate an object: {:?}\n", e);
+        }
+        r
+    }
+
+    fn release(&self, file: FileKey) {
+        // The BAR paths it holds, if any.
+        let _ = self.bar_release(file);
+        let mut t = self.state.table.lock();
+        while let Some(i) = t
+            .objects
+            .iter()
+            .position(|o| o.as_ref().is_some_and(|o| o.owner == file))
+        {
+            t.destroy(i);
+        }
+    }
+}
+
+impl Drop for GemDevice {
+    fn drop(&mut self) {
+        let s = self.stats();
+        pr_info_rl!(
+            "gem: created={} destroyed={} faults={} refaults={} sigbus={} zaps={} evictions={} pages_wrong={} pages_leaked={}\n",
+            s.created,
+            s.destroyed,
+            s.faults,
+            s.refaults,
+            s.sigbus,
+            s.zaps,
+            s.evictions,
+            s.pages_wrong,
+            s.pages_leaked
+        );
+    }
+}

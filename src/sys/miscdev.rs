@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A root-only misc device that user space can map, as a GEM driver's
+//! device node is: `ioctl`, `mmap` of PFN maps filled on fault, `release`.
+//!
+//! 6.12's kernel crate has no miscdevice abstraction, so this is a small
+//! one, shaped like the 6.13 `kernel::miscdevice` (a registration that owns
+//! the device and a vtable built from a trait), plus what a GEM device
+//! needs on top: a [`MapFile`] handle to zap mappings with, and a
+//! [`Fault`] into which `gem_pages::ObjPages` inserts a page.
+//! The C side (`src/gem_glue.c`) holds `struct miscdevice`, which bindgen
+//! was not asked for, and the mm headers' static inlines.
+//!
+//! Lifetimes. The file operations carry the module as `owner`, so an open
+//! file (and every mapping: a VMA holds its file) pins the module: while
+//! `/dev/pte_attrs` is open or mapped, `rmmod` is refused, and the
+//! [`Registration`] (dropped only at unload) outlives every callback.
+
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+
+use kernel::alloc::{flags::GFP_KERNEL, KBox};
+use kernel::bindings;
+use kernel::error::{code::*, Error, Result};
+use kernel::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void};
+use kernel::str::CStr;
+use kernel::ThisModule;
+
+use crate::pure::attrs::CacheMode;
+
+/// Opaque `struct pte_attrs_gem_misc` of gem_glue.c.
+#[repr(C)]
+struct GlueMisc {
+    _p: [u8; 0],
+}
+
+// Kernel structs are opaque (`c_void`) in these prototypes: bindgen's
+// versions of them hold zero-sized fields that `improper_ctypes` rejects.
+extern "C" {
+    fn pte_attrs_gem_misc_register(
+        name: *const c_char,
+        fops: *const c_void,
+        data: *mut c_void,
+    ) -> *mut GlueMisc;
+    fn pte_attrs_gem_misc_deregister(m: *mut GlueMisc);
+    fn pte_attrs_gem_file_data(file: *mut c_void) -> *mut c_void;
+    fn pte_attrs_gem_mapping_get(file: *mut c_void) -> *mut c_void;
+    fn pte_attrs_gem_mapping_put(mapping: *mut c_void);
+    fn pte_attrs_gem_vma_info(
+        vma: *mut c_void,
+        pgoff: *mut c_ulong,
+        pages: *mut c_ulong,
+        shared: *mut bool,
+        file: *mut *mut c_void,
+    );
+    fn pte_attrs_gem_vma_set_pfnmap(vma: *mut c_void, ops: *const c_void);
+    fn pte_attrs_gem_vmf_info(vmf: *mut c_void, pgoff: *mut c_ulong, file: *mut *mut c_void);
+    fn pte_attrs_gem_insert_pfn(vmf: *mut c_void, pfn: c_ulong, mode: c_int) -> c_uint;
+}
+
+/// `VM_FAULT_SIGBUS`.
+const VM_FAULT_SIGBUS: c_uint = 0x2;
+/// `VM_FAULT_OOM`.
+const VM_FAULT_OOM: c_uint = 0x1;
+
+/// Which open file a callback is about: its identity only, never
+/// dereferenced (a key to find the objects the file owns).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FileKey(usize);
+
+/// An open file of the device, for the duration of one callback.
+///
+/// # Invariants
+///
+/// `file` is an open file of a [`Registration`]'s device, valid for `'a`.
+pub(crate) struct OpenFile<'a> {
+    file: *mut bindings::file,
+    _life: PhantomData<&'a ()>,
+}
+
+impl OpenFile<'_> {
+    /// The file's identity.
+    pub(crate) fn key(&self) -> FileKey {
+        FileKey(self.file as usize)
+    }
+
+    /// A handle on the address space this file's mappings live in, which
+    /// outlives the file.
+    pub(crate) fn map_file(&self) -> MapFile {
+        // SAFETY: `file` is open (type invariant): its `f_mapping` and the
+        // inode behind it are live; the glue takes an inode reference.
+        let m = unsafe { pte_attrs_gem_mapping_get(self.file.cast()) };
+        // INVARIANT: the glue returned the mapping with its inode held.
+        MapFile {
+            // A live file always has an `f_mapping`.
+            mapping: NonNull::new(m.cast()).expect("an open file has an f_mapping"),
+        }
+    }
+}
+
+/// The address space of the device file that user mappings of objects
+/// live in, with a reference on its inode.
+///
+/// # Invariants
+///
+/// `mapping` is the `f_mapping` of a file of the device, whose inode holds
+/// one reference (`ihold()`) owned by this value.
+pub(crate) struct MapFile {
+    mapping: NonNull<bindings::address_space>,
+}
+
+// SAFETY: the inode reference may be dropped from any thread, and
+// `unmap_mapping_range()` may be called from any process context.
+unsafe impl Send for MapFile {}
+// SAFETY: `zap` takes `&self` and the kernel serializes it internally.
+unsafe impl Sync for MapFile {}
+
+impl MapFile {
+    /// `unmap_mapping_range()` of the bytes `[start, start + len)` of the
+    /// file, private copies included: every user PTE of that range, in
+    /// every process, is gone when it returns. May sleep.
+    pub(crate) fn zap(&self, start: u64, len: u64) {
+        let (Ok(s), Ok(l)) = (i64::try_from(start), i64::try_from(len)) else {
+            return;
+        };
+        // SAFETY: `mapping` is live (type invariant); the call takes the
+        // mapping's `i_mmap` lock and the page-table locks itself.
+        unsafe { bindings::unmap_mapping_range(self.mapping.as_ptr(), s, l, 1) };
+    }
+
+    /// Another handle on the same address space.
+    pub(crate) fn clone_ref(&self) -> MapFile {
+        // SAFETY: the inode is held by `self` (type invariant), so taking
+        // one more reference is valid.
+        unsafe { bindings::ihold((*self.mapping.as_ptr()).host) };
+        // INVARIANT: one more reference taken for the new value.
+        MapFile {
+            mapping: self.mapping,
+        }
+    }
+}
+
+impl Drop for MapFile {
+    fn drop(&mut self) {
+        // SAFETY: this value owns one inode reference (type invariant).
+        unsafe { pte_attrs_gem_mapping_put(self.mapping.as_ptr().cast()) };
+    }
+}
+
+/// An mmap request, as the device sees it.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct MmapRequest {
+    /// The file's page offset of the mapping's first page.
+    pub(crate) pgoff: u64,
+    /// Its length in pages.
+    pub(crate) pages: u64,
+    /// `MAP_SHARED` (a PFN map must not be copy-on-write).
+    pub(crate) shared: bool,
+}
+
+/// The result of a fault, as the fault handler returns it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FaultResult(c_uint);
+
+impl FaultResult {
+    /// `VM_FAULT_SIGBUS`: the access kills (or signals) the process.
+    pub(crate) const SIGBUS: FaultResult = FaultResult(VM_FAULT_SIGBUS);
+    /// `VM_FAULT_OOM`.
+    pub(crate) const OOM: FaultResult = FaultResult(VM_FAULT_OOM);
+
+    /// Whether the page was inserted (`VM_FAULT_NOPAGE` alone).
+    pub(crate) fn inserted(self) -> bool {
+        self.0 == bindings::vm_fault_reason_VM_FAULT_NOPAGE
+    }
+}
+
+/// A fault in a mapping of the device, for the duration of the handler.
+///
+/// # Invariants
+///
+/// `vmf` is the `struct vm_fault` of a fault in progress in a VMA that
+/// [`Registration`]'s mmap set up (`VM_PFNMAP`, shared), valid for `'a`.
+pub(crate) struct Fault<'a> {
+    vmf: *mut bindings::vm_fault,
+    _life: PhantomData<&'a ()>,
+}
+
+impl Fault<'_> {
+    /// The fault in progress, for the type that owns the pages it may
+    /// insert (`gem_pages`).
+    pub(in crate::sys) fn vmf(&mut self) -> *mut bindings::vm_fault {
+        self.vmf
+    }
+}
+
+/// `pte_attrs_gem_insert_pfn()` of gem_glue.c: `vmf_insert_pfn_prot()` of
+/// `pfn` at the faulting address, with the VMA's protection and the cache
+/// mode `mode`.
+///
+/// # Safety
+///
+/// `vmf` is a fault in progress in a VMA that [`Registration`]'s mmap set
+/// up, and `pfn` a page whose owner zaps that VMA's range before it changes
+/// the page's caching or frees it.
+pub(in crate::sys) unsafe fn insert_pfn(
+    vmf: *mut bindings::vm_fault,
+    pfn: u64,
+    mode: CacheMode,
+) -> FaultResult {
+    // SAFETY: by the function's safety contract.
+    FaultResult(unsafe { pte_attrs_gem_insert_pfn(vmf.cast(), pfn as c_ulong, mode as c_int) })
+}
+
+/// What a device that user space maps does on each call.
+pub(crate) trait MiscFile: Send + Sync + 'static {
+    /// `ioctl(cmd, arg)`; `arg` is a user pointer or a number.
+    fn ioctl(&self, file: &OpenFile<'_>, cmd: u32, arg: usize) -> Result<isize>;
+    /// Accepts or refuses `mmap`. On success the VMA becomes a PFN map
+    /// (`VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP`) filled by
+    /// [`MiscFile::fault`].
+    fn mmap(&self, file: FileKey, req: MmapRequest) -> Result;
+    /// A fault at the file's page offset `pgoff` of a mapping of `file`.
+    fn fault(&self, file: FileKey, pgoff: u64, f: &mut Fault<'_>) -> FaultResult;
+    /// The last reference to the open file `file` is gone (so are all of
+    /// its mappings).
+    fn release(&self, file: FileKey);
+}
+
+struct Inner<T> {
+    fops: bindings::file_operations,
+    data: T,
+}
+
+/// A registered misc device backed by `T`.
+///
+/// # Invariants
+///
+/// `misc` is registered with `inner.fops` and `&inner.data` as its data,
+/// and `inner` does not move (it is boxed) while it is. It is dropped only
+/// when no file of the device is open: at module unload (open files pin
+/// the module), or in `init` with nothing after it that could fail.
+pub(crate) struct Registration<T: MiscFile> {
+    misc: NonNull<GlueMisc>,
+    /// Owned here, used by the C side through the device's pointers.
+    _inner: KBox<Inner<T>>,
+}
+
+// SAFETY: `T` is `Send + Sync`; the device pointer is only used to
+// deregister it.
+unsafe impl<T: MiscFile> Send for Registration<T> {}
+// SAFETY: as above; `&Registration` only gives `&T`.
+unsafe impl<T: MiscFile> Sync for Registration<T> {}
+
+impl<T: MiscFile> Registration<T> {
+    /// Registers `/dev/<name>` (mode 0600) backed by `data`. Opens may
+    /// start as soon as this returns: register last.
+    pub(crate) fn new(name: &'static CStr, module: &'static ThisModule, data: T) -> Result<Self> {
+        let mut fops = Self::FOPS;
+        fops.owner = module.as_ptr();
+        let mut inner = KBox::new(Inner { fops, data }, GFP_KERNEL)?;
+        let data_ptr = (&mut inner.data as *mut T).cast::<c_void>();
+        let fops = (&inner.fops as *const bindings::file_operations).cast();
+        // SAFETY: `name` is static; `inner` is boxed and outlives the
+        // registration (it is dropped after deregistering).
+        let m = unsafe { pte_attrs_gem_misc_register(name.as_char_ptr(), fops, data_ptr) };
+        if m.is_null() {
+            return Err(ENOMEM);
+        }
+        let e = m as isize;
+        if (-4095..0).contains(&e) {
+            return Err(Error::from_errno(e as i32));
+        }
+        Ok(Registration {
+            // Checked non-null above.
+            misc: NonNull::new(m).ok_or(ENOMEM)?,
+            _inner: inner,
+        })
+    }
+
+    const VM_OPS: bindings::vm_operations_struct = bindings::vm_operations_struct {
+        fault: Some(Self::fault_cb),
+        // SAFETY: all-zero is a valid `vm_operations_struct` (no callback).
+        ..unsafe { MaybeUninit::zeroed().assume_init() }
+    };
+
+    const FOPS: bindings::file_operations = bindings::file_operations {
+        release: Some(Self::release_cb),
+        unlocked_ioctl: Some(Self::ioctl_cb),
+        mmap: Some(Self::mmap_cb),
+        // SAFETY: all-zero is a valid `file_operations` (no callback).
+        ..unsafe { MaybeUninit::zeroed().assume_init() }
+    };
+
+    /// `VM_OPS` as a `'static` (promoted) constant: the VMAs point to it.
+    fn vm_ops() -> &'static bindings::vm_operations_struct {
+        &Self::VM_OPS
+    }
+
+    /// The device data behind an open file.
+    ///
+    /// # Safety
+    ///
+    /// `file` is an open file of a registered device of this type; the
+    /// reference is used only while it is open.
+    unsafe fn data_of<'a>(file: *mut bindings::file) -> &'a T {
+        // SAFETY: misc_open() leaves the miscdevice in `private_data`,
+        // whose data is `&inner.data`, live while the device is registered,
+        // which it is while a file is open (type invariant of
+        // `Registration`).
+        unsafe { &*pte_attrs_gem_file_data(file.cast()).cast::<T>() }
+    }
+
+    /// `file_operations.release`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS on the last reference of an open file of the
+    /// device.
+    unsafe extern "C" fn release_cb(
+        _inode: *mut bindings::inode,
+        file: *mut bindings::file,
+    ) -> c_int {
+        // SAFETY: the VFS calls release on an open file of this device.
+        let data = unsafe { Self::data_of(file) };
+        data.release(FileKey(file as usize));
+        0
+    }
+
+    /// `file_operations.unlocked_ioctl`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS on an open file of the device.
+    unsafe extern "C" fn ioctl_cb(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
+        // SAFETY: the VFS calls ioctl on an open file of this device.
+        let data = unsafe { Self::data_of(file) };
+        // INVARIANT: `file` is open for the call.
+        let f = OpenFile {
+            file,
+            _life: PhantomData,
+        };
+        match data.ioctl(&f, cmd, arg) {
+            Ok(v) => v as c_long,
+            Err(e) => e.to_errno() as c_long,
+        }
+    }
+
+    /// `file_operations.mmap`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS on an open file of the device, with the VMA being
+    /// set up under the mmap lock.
+    unsafe extern "C" fn mmap_cb(
+        file: *mut bindings::file,
+        vma: *mut bindings::vm_area_struct,
+    ) -> c_int {
+        // SAFETY: the VFS calls mmap on an open file of this device.
+        let data = unsafe { Self::data_of(file) };
+        let (mut pgoff, mut pages, mut shared) = (0, 0, false);
+        let mut vfile = core::ptr::null_mut();
+        // SAFETY: `vma` is the VMA being set up, under the mmap lock.
+        unsafe {
+            pte_attrs_gem_vma_info(vma.cast(), &mut pgoff, &mut pages, &mut shared, &mut vfile)
+        };
+        let req = MmapRequest {
+            pgoff: pgoff as u64,
+            pages: pages as u64,
+            shared,
+        };
+        match data.mmap(FileKey(file as usize), req) {
+            Ok(()) => {
+                let ops: *const bindings::vm_operations_struct = Self::vm_ops();
+                // SAFETY: `vma` is being set up under the mmap lock; `ops`
+                // is a constant of the module, which the VMA's file pins.
+                unsafe { pte_attrs_gem_vma_set_pfnmap(vma.cast(), ops.cast()) };
+                0
+            }
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// `vm_operations_struct.fault`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the mm on a fault in a VMA that `mmap_cb` set up.
+    unsafe extern "C" fn fault_cb(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
+        let (mut pgoff, mut file) = (0, core::ptr::null_mut());
+        // SAFETY: `vmf` is the fault in progress.
+        unsafe { pte_attrs_gem_vmf_info(vmf.cast(), &mut pgoff, &mut file) };
+        let file: *mut bindings::file = file.cast();
+        // SAFETY: the VMA was set up by `mmap_cb` on a file of this device,
+        // and holds the file open while it exists.
+        let data = unsafe { Self::data_of(file) };
+        // INVARIANT: a fault in progress in a VMA `mmap_cb` set up.
+        let mut f = Fault {
+            vmf,
+            _life: PhantomData,
+        };
+        data.fault(FileKey(file as usize), pgoff as u64, &mut f).0
+    }
+}
+
+impl<T: MiscFile> Drop for Registration<T> {
+    fn drop(&mut self) {
+        // SAFETY: registered (type invariant); no file is open, so no
+        // callback runs or can start once this returns.
+        unsafe { pte_attrs_gem_misc_deregister(self.misc.as_ptr()) };
+    }
+}
