@@ -132,11 +132,6 @@ unsigned int pte_attrs_gem_insert_pfn(struct vm_fault *vmf, unsigned long pfn,
 	return vmf_insert_pfn_prot(vma, vmf->address & PAGE_MASK, pfn, prot);
 }
 
-unsigned long pte_attrs_gem_page_pfn(struct page *page)
-{
-	return page_to_pfn(page);
-}
-
 /*
  * The user PTE that maps @addr in the calling process, read under the mmap
  * lock and the page-table lock (follow_pfnmap_start()): 0 with *raw the
@@ -188,15 +183,6 @@ unsigned long pte_attrs_gem_pfn_kaddr(unsigned long pfn)
 	if (!pfn_valid(pfn))
 		return 0;
 	return (unsigned long)pfn_to_kaddr(pfn);
-}
-
-/*
- * One zeroed page for an object: its contents reach user space, so no old
- * kernel data may be left in it.
- */
-struct page *pte_attrs_gem_alloc_page(void)
-{
-	return alloc_page(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN);
 }
 
 /*

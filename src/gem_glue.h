@@ -35,8 +35,6 @@ void pte_attrs_gem_vmf_info(struct vm_fault *vmf, unsigned long *pgoff,
 			    struct file **file);
 unsigned int pte_attrs_gem_insert_pfn(struct vm_fault *vmf, unsigned long pfn,
 				      int mode);
-unsigned long pte_attrs_gem_page_pfn(struct page *page);
-struct page *pte_attrs_gem_alloc_page(void);
 
 int pte_attrs_gem_user_pte(unsigned long addr, u64 *raw, unsigned long *vm_flags);
 unsigned long pte_attrs_gem_pfn_kaddr(unsigned long pfn);

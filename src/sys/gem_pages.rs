@@ -18,22 +18,14 @@
 //! Both [`ObjPages::evict`] and `Drop` do this, so no path frees a page a
 //! user PTE still maps.
 
-use kernel::alloc::{flags::GFP_KERNEL, KVec};
-use kernel::bindings;
 use kernel::error::{code::*, Result};
-use kernel::ffi::{c_int, c_ulong, c_void};
 
 use crate::pure::attrs::CacheMode;
 use crate::sys::accessor;
-use crate::sys::ffi;
-use crate::sys::log::pr_err_rl;
+use crate::sys::cpa;
 use crate::sys::miscdev::{self, Fault, FaultResult, MapFile};
+use crate::sys::page::{Block, Pages};
 use crate::sys::time::now_ns;
-
-extern "C" {
-    fn pte_attrs_gem_page_pfn(page: *mut c_void) -> c_ulong;
-    fn pte_attrs_gem_alloc_page() -> *mut c_void;
-}
 
 /// What checking pages through the accessor found.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -63,52 +55,35 @@ pub(crate) struct Released {
 ///
 /// # Invariants
 ///
-/// Every pointer of `pages` is an order-0 page from `alloc_pages()` owned
-/// by this value; if `bound` they are in the cache mode they were populated
-/// with (set by one array call), else WB. User PTEs may map them only inside the bytes
-/// `[start, start + len)` of `map`'s file.
+/// `pages` are order-0 blocks owned by this value; if `bound` they are in
+/// the cache mode they were populated with (set by one array call), else
+/// WB. User PTEs may map them only inside the bytes `[start, start + len)`
+/// of `map`'s file, which this value zaps before it changes their caching
+/// or frees them.
 pub(crate) struct ObjPages {
-    pages: KVec<*mut c_void>,
+    pages: Pages,
     bound: bool,
     map: MapFile,
     start: u64,
     len: u64,
 }
 
-// SAFETY: the pages are owned by this value; nothing ties them to a thread.
-unsafe impl Send for ObjPages {}
-// SAFETY: `&ObjPages` only reads page frame numbers.
-unsafe impl Sync for ObjPages {}
-
-/// The `set_pages_array_*` call for `mode` on `pages`.
-fn array_call(mode: CacheMode, pages: &mut [*mut c_void]) -> Result {
-    let n = c_int::try_from(pages.len()).map_err(|_| EINVAL)?;
-    // A `*mut c_void` has the layout of a `*mut page`.
-    let p = pages.as_mut_ptr().cast::<*mut bindings::page>();
-    // SAFETY: `pages` holds `n` pages this module owns.
-    let r = unsafe {
-        match mode {
-            CacheMode::Wc => ffi::set_pages_array_wc(p, n),
-            CacheMode::UcMinus => ffi::set_pages_array_uc(p, n),
-            CacheMode::Wb => ffi::set_pages_array_wb(p, n),
-            _ => return Err(EINVAL),
-        }
-    };
-    kernel::error::to_result(r)
-}
-
-/// Whether the direct-map entry of `page` reads `mode` through the
+/// Whether the direct-map entry at `addr` reads `mode` through the
 /// accessor (paravirt view).
-fn page_in(page: *mut c_void, mode: CacheMode) -> bool {
-    // SAFETY: `page` is a live page of the caller's (no highmem on x86_64).
-    let addr = unsafe { ffi::pte_attrs_glue_page_address(page.cast()) } as u64;
-    match accessor::lookup(addr) {
+fn mapped_as(addr: usize, mode: CacheMode) -> bool {
+    match accessor::lookup(addr as u64) {
         Some(f) => {
             let a = accessor::decode(accessor::pv_val(f.raw, f.level), f.level);
             a.present() && a.cache_mode() == Some(mode)
         }
         None => false,
     }
+}
+
+/// The one `set_pages_array_*` call for `mode` over all of `pages`.
+fn array_call(pages: &mut Pages, mode: CacheMode) -> Result {
+    let n = pages.len();
+    cpa::set_pages_array(pages.array_mut(0, n)?, mode)
 }
 
 impl ObjPages {
@@ -127,33 +102,25 @@ impl ObjPages {
         if !matches!(mode, CacheMode::Wc | CacheMode::UcMinus) {
             return Err(EINVAL);
         }
-        let mut pages = KVec::with_capacity(n, GFP_KERNEL)?;
         // INVARIANT: nothing bound yet: the pages are WB.
         let mut this = ObjPages {
-            pages: KVec::new(),
+            pages: Pages::with_capacity(n, n)?,
             bound: false,
             map,
             start,
             len,
         };
         for _ in 0..n {
-            // SAFETY: no preconditions; the page comes zeroed (it reaches
-            // user space).
-            let p = unsafe { pte_attrs_gem_alloc_page() };
-            if p.is_null() {
-                this.pages = pages;
-                return Err(ENOMEM);
-            }
-            // Cannot fail: the capacity is there.
-            pages.push(p, GFP_KERNEL)?;
+            let b = Block::alloc(0)?;
+            // The page reaches user space: no old contents. Zeroed through
+            // the direct map while it is still WB.
+            b.fill(0);
+            this.pages.push(b)?;
         }
-        this.pages = pages;
-        if let Err(e) = array_call(mode, &mut this.pages) {
-            // The pages may be partly changed: `Drop` makes them WB.
-            this.bound = true;
-            return Err(e);
-        }
+        // The pages may be partly changed if the call fails: `Drop` then
+        // makes them WB.
         this.bound = true;
+        array_call(&mut this.pages, mode)?;
         let checked = this.check(mode);
         Ok((this, checked))
     }
@@ -183,17 +150,16 @@ impl ObjPages {
 
     /// The page frame number of page `i`.
     pub(crate) fn pfn(&self, i: usize) -> Option<u64> {
-        let p = *self.pages.get(i)?;
-        // SAFETY: `p` is a page this value owns.
-        Some(unsafe { pte_attrs_gem_page_pfn(p) } as u64)
+        self.pages.blocks().get(i).map(Block::pfn)
     }
 
     /// Checks every page's direct-map entry for `mode` through the
     /// accessor.
     pub(crate) fn check(&self, mode: CacheMode) -> Checked {
-        let wrong = self.pages.iter().filter(|&&p| !page_in(p, mode)).count();
+        let blocks = self.pages.blocks();
+        let wrong = blocks.iter().filter(|b| !mapped_as(b.addr(), mode)).count();
         Checked {
-            pages: self.pages.len() as u64,
+            pages: blocks.len() as u64,
             wrong: wrong as u64,
         }
     }
@@ -205,7 +171,7 @@ impl ObjPages {
 
     fn release(&mut self) -> Released {
         let mut r = Released::default();
-        if self.pages.is_empty() {
+        if self.pages.len() == 0 {
             return r;
         }
         // 1. No user PTE may map the pages once their caching changes or
@@ -214,27 +180,22 @@ impl ObjPages {
         self.map.zap(self.start, self.len);
         r.zap_ns = now_ns().saturating_sub(t0);
         r.zaps = 1;
-        let mut pages = core::mem::take(&mut self.pages);
+        let mut pages = core::mem::replace(&mut self.pages, Pages::new());
         // 2. WB again, checked page by page.
-        let wb_failed = self.bound && array_call(CacheMode::Wb, &mut pages).is_err();
+        let wb_failed = self.bound && array_call(&mut pages, CacheMode::Wb).is_err();
         self.bound = false;
-        for &p in pages.iter() {
+        for b in pages.into_blocks() {
             r.checked.pages += 1;
-            if wb_failed || !page_in(p, CacheMode::Wb) {
+            if wb_failed || !mapped_as(b.addr(), CacheMode::Wb) {
                 r.checked.wrong += 1;
                 r.leaked += 1;
+                // Never freed (`Block::leak` says so, rate-limited).
+                b.leak();
                 continue;
             }
-            // 3. SAFETY: an order-0 page this value owned, WB, and no user
-            // PTE maps it (zapped above; faults insert only pages of a live
-            // `ObjPages`).
-            unsafe { bindings::__free_pages(p.cast(), 0) };
-        }
-        if r.leaked > 0 {
-            pr_err_rl!(
-                "gem: leaking {} page(s) that are not write-back (never freed)\n",
-                r.leaked
-            );
+            // 3. WB, and no user PTE maps it (zapped above; faults insert
+            // only pages of a live `ObjPages`): freed as the block drops.
+            drop(b);
         }
         r
     }
