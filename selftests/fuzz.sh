@@ -450,7 +450,7 @@ op_run() {
 # then the report.
 op_lookup() {
 	M=n
-	pick 9
+	pick 10
 	case $P in
 	0 | 1) rnd && hex "$R" && V=$HX ;;
 	2) pick 1048576 && hex $((0xffff888000000000 + P * 4096)) && V=$HX ;;
@@ -473,6 +473,20 @@ op_lookup() {
 		esac
 		;;
 	7) pick 4 && case $P in 0) V=10000000000000000 ;; 1) V=$D40 ;; 2) V=g ;; *) V=0x ;; esac ;;
+	8)
+		# `user ADDR`: a user PTE of the writer (issue 13), any address,
+		# or a malformed one.
+		pick 6
+		case $P in
+		0) rnd && hex "$R" && V="user 0x$HX" ;;
+		1) pick 65536 && hex $((0x7f0000000000 + P * 4096)) && V="user 0x$HX" ;;
+		2) V="user 0xffff888000000000" ;;
+		3) V="user" ;;
+		4) V="user 0x1000 2" ;;
+		*) junk 8 && V="user 0x$V" ;;
+		esac
+		M=e
+		;;
 	*) junk 8 && V=0x$V M=e ;;
 	esac
 	if [ "$M" != e ]; then
