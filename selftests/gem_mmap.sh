@@ -16,7 +16,7 @@ HELPER=$DIR/gem_mmap_helper
 ROUNDS=${PTE_ATTRS_GEM_ROUNDS:-20}
 
 ktap_print_header
-ktap_set_plan 19
+ktap_set_plan 20
 pa_load
 
 # run_helper ARGS: the helper's output in $PA_REPORT (and as comments).
@@ -72,6 +72,12 @@ ktap_print_msg "latency, mean/max ns:" \
 	"zap $(mean_ns "$(pa_get stats.zap_ns)" "$zaps")/$(pa_get stats.zap_ns_max)" \
 	"populate $(mean_ns "$(pa_get stats.populate_ns)" "$(pa_get stats.populations)")/$(pa_get stats.populate_ns_max)" \
 	"evict $(mean_ns "$(pa_get stats.evict_ns)" "$evictions")/$(pa_get stats.evict_ns_max)"
+# The debugfs `gem` file shows the same counters as the device's stats
+# ioctl the helper read last (nothing ran in between).
+gem_file() { sed -n "s/^gem\.$1=//p" "$PA_DIR/gem"; }
+ktap_check "the gem file agrees with the stats ioctl (zaps, evictions, refaults, faults)" \
+	test "$(gem_file zaps)/$(gem_file evictions)/$(gem_file refaults)/$(gem_file faults)" = \
+	"$zaps/$evictions/$(pa_get stats.refaults)/$(pa_get stats.faults)"
 ktap_check "every eviction zapped first (zaps >= evictions >= $ROUNDS)" \
 	test "${zaps:-0}" -ge "${evictions:-0}" -a "${evictions:-0}" -ge "$ROUNDS"
 ktap_check "after eviction the child refaulted to new pages (no SIGBUS), which the parent saw mapped" \

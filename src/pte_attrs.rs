@@ -71,6 +71,7 @@ impl kernel::Module for PteAttrsModule {
             bench,
             shrinker: Some(shrinker),
         };
+        let gem = exerciser::gem_mmap::GemDevice::new()?;
         let mut dir = debugfs::Dir::new(c_str!("pte_attrs"), module)?;
         dir.file(
             c_str!("accessor"),
@@ -160,17 +161,25 @@ impl kernel::Module for PteAttrsModule {
                 bench: this.bench.clone(),
             },
         )?;
-        // Every file exists and nothing below can fail: only now may they
-        // be opened (a failure above drops `dir` with no file open).
-        dir.publish();
-        this.dir = Some(dir);
-        // Last: opens of /dev/pte_attrs may start once it is registered,
-        // so nothing may fail after it.
+        dir.file(
+            c_str!("gem"),
+            Access::Read,
+            report::GemFile {
+                gem: gem.stats_view(),
+            },
+        )?;
+        // The last step that can fail: opens of /dev/pte_attrs may start
+        // once it is registered, so nothing may fail after it (a failure
+        // here drops `dir` with no file of it ever opened).
         this.gem = Some(sys::miscdev::Registration::new(
             c_str!("pte_attrs"),
             module,
-            exerciser::gem_mmap::GemDevice::new()?,
+            gem,
         )?);
+        // Every file exists and nothing below can fail: only now may they
+        // be opened.
+        dir.publish();
+        this.dir = Some(dir);
         Ok(this)
     }
 }

@@ -199,6 +199,18 @@ pub(crate) struct GemState {
     bar: Mutex<Option<(FileKey, BarPaths)>>,
 }
 
+/// The device's counters, readable while the device lives and after.
+pub(crate) struct GemStats {
+    state: Arc<GemState>,
+}
+
+impl GemStats {
+    /// The counters now.
+    pub(crate) fn get(&self) -> Stats {
+        self.state.table.lock().stats
+    }
+}
+
 /// The device: what [`crate::sys::miscdev::Registration`] calls.
 pub(crate) struct GemDevice {
     state: Arc<GemState>,
@@ -228,6 +240,14 @@ impl GemDevice {
     /// The counters now.
     pub(crate) fn stats(&self) -> Stats {
         self.state.table.lock().stats
+    }
+
+    /// A reader of the counters that shares the device's state (for the
+    /// `gem` debugfs file).
+    pub(crate) fn stats_view(&self) -> GemStats {
+        GemStats {
+            state: self.state.clone(),
+        }
     }
 
     fn create(&self, file: &OpenFile<'_>, arg: usize) -> Result<isize> {

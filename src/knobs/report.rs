@@ -6,6 +6,7 @@ use kernel::error::{code::*, Result};
 use kernel::sync::Arc;
 
 use crate::bench::Bench;
+use crate::exerciser::gem_mmap::GemStats;
 use crate::exerciser::Exerciser;
 use crate::pure::parse;
 use crate::sys::debugfs::{File, Output, Rejected};
@@ -45,5 +46,22 @@ impl File for BenchFile {
         self.bench
             .run(what)
             .map_err(|(err, why)| Rejected::new(err, why))
+    }
+}
+
+/// `gem`: read-only (0400); reads the counters of `/dev/pte_attrs` as
+/// `gem.<name>=<value>` lines: objects created, destroyed and live, mmaps
+/// accepted and refused, faults, refaults (an evicted object populated
+/// again), SIGBUS answers, zaps, evictions, pages checked through the
+/// accessor, found in the wrong mode and leaked, and the time in faults,
+/// zaps, populations and evictions (total and longest, ns).
+pub(crate) struct GemFile {
+    /// The device's counters.
+    pub(crate) gem: GemStats,
+}
+
+impl File for GemFile {
+    fn show(&self, out: &mut Output) -> Result {
+        self.gem.get().write_kv(out).map_err(|_| ENOMEM)
     }
 }

@@ -253,6 +253,40 @@ impl Stats {
         ]
     }
 
+    /// The `key=value` names of [`Stats::values`], in the same order.
+    const KEYS: [&'static str; STATS_N] = [
+        "created",
+        "destroyed",
+        "live",
+        "mmaps",
+        "mmap_refused",
+        "faults",
+        "refaults",
+        "sigbus",
+        "zaps",
+        "evictions",
+        "pages_checked",
+        "pages_wrong",
+        "pages_leaked",
+        "populations",
+        "fault_ns",
+        "fault_ns_max",
+        "zap_ns",
+        "zap_ns_max",
+        "populate_ns",
+        "populate_ns_max",
+        "evict_ns",
+        "evict_ns_max",
+    ];
+
+    /// The counters as `gem.<name>=<value>` lines (the `gem` debugfs file).
+    pub(crate) fn write_kv(&self, w: &mut impl fmt::Write) -> fmt::Result {
+        for (k, v) in Self::KEYS.iter().zip(self.values()) {
+            writeln!(w, "gem.{k}={v}")?;
+        }
+        Ok(())
+    }
+
     /// `struct pte_attrs_gem_stats`.
     pub(crate) fn encode(&self) -> [u8; STATS_SIZE] {
         let mut b = [0u8; STATS_SIZE];
@@ -548,5 +582,20 @@ mod tests {
             t.contains("mapped=0\nwhy=not_present\nvm_pfnmap=1\n"),
             "{t}"
         );
+    }
+
+    #[test]
+    fn stats_lines() {
+        let mut st = Stats::default();
+        st.faults = 736;
+        st.zaps = 25;
+        st.evict_ns_max = 9;
+        let mut out = std::string::String::new();
+        st.write_kv(&mut out).unwrap();
+        assert_eq!(out.lines().count(), STATS_N);
+        assert!(out.starts_with("gem.created=0\n"), "{out}");
+        assert!(out.contains("\ngem.faults=736\n"), "{out}");
+        assert!(out.contains("\ngem.zaps=25\n"), "{out}");
+        assert!(out.ends_with("gem.evict_ns_max=9\n"), "{out}");
     }
 }
