@@ -75,6 +75,7 @@ ktap_print_msg "latency, mean/max ns:" \
 # The debugfs `gem` file shows the same counters as the device's stats
 # ioctl the helper read last (nothing ran in between).
 gem_file() { sed -n "s/^gem\.$1=//p" "$PA_DIR/gem"; }
+ktap_print_msg "gem file: $(grep -E '^gem\.(faults|refaults|sigbus|zaps|evictions|pages_wrong)=' "$PA_DIR/gem" | tr '\n' ' ')"
 ktap_check "the gem file agrees with the stats ioctl (zaps, evictions, refaults, faults)" \
 	test "$(gem_file zaps)/$(gem_file evictions)/$(gem_file refaults)/$(gem_file faults)" = \
 	"$zaps/$evictions/$(pa_get stats.refaults)/$(pa_get stats.faults)"
