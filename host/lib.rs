@@ -12,6 +12,7 @@
 mod pure {
     pub(crate) mod attrs;
     pub(crate) mod config;
+    pub(crate) mod kwalk;
     pub(crate) mod latency;
     pub(crate) mod parse;
     pub(crate) mod ratelimit;
