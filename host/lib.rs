@@ -11,6 +11,7 @@
 #[path = "../src/pure"]
 mod pure {
     pub(crate) mod attrs;
+    pub(crate) mod audit;
     pub(crate) mod config;
     pub(crate) mod kwalk;
     pub(crate) mod latency;
