@@ -388,6 +388,10 @@ pub(crate) struct Totals {
     pub(crate) left_out: u64,
 }
 
+/// Records asked for at once: the frames of a PTE table, so that a
+/// direct map of 4K pages costs one question per table.
+const RECORD_AHEAD: u64 = 512;
+
 /// The nonwb lines may take at most this share (1/n) of the listing:
 /// they are for reference, the other kinds are problems.
 const NONWB_SHARE: usize = 4;
@@ -419,6 +423,7 @@ pub(crate) struct Audit<'a> {
     open: Option<MmioRange>,
     ram: Option<Run<bool>>,
     direct: Option<Run<Option<DirectEntry>>>,
+    record: Option<Run<Option<CacheMode>>>,
     finished: bool,
 }
 
@@ -462,6 +467,7 @@ impl<'a> Audit<'a> {
             open: None,
             ram: None,
             direct: None,
+            record: None,
             finished: false,
         }
     }
@@ -471,7 +477,24 @@ impl<'a> Audit<'a> {
         &'b mut self,
         frames: &'b mut F,
     ) -> AuditVisitor<'b, 'a, F> {
+        self.visitor_limited(frames, u64::MAX)
+    }
+
+    /// [`Audit::visitor`] that stops the walk ([`Step::Stopped`], resumed
+    /// after the leaf) once `limit` units of work were done: one a leaf
+    /// and one a question. A large page's frames are many questions when
+    /// their answers change often, so that a step's time under disabled
+    /// preemption is bounded by more than its count of entries.
+    ///
+    /// [`Step::Stopped`]: crate::pure::kwalk::Step::Stopped
+    pub(crate) fn visitor_limited<'b, F: Frames>(
+        &'b mut self,
+        frames: &'b mut F,
+        limit: u64,
+    ) -> AuditVisitor<'b, 'a, F> {
+        let until = self.work().saturating_add(limit);
         AuditVisitor {
+            until,
             audit: self,
             frames,
         }
@@ -502,6 +525,12 @@ impl<'a> Audit<'a> {
     /// MMIO ranges in the index.
     pub(crate) fn mmio_ranges(&self) -> usize {
         self.nmmio
+    }
+
+    /// Work done so far: leaves audited and questions asked.
+    pub(crate) fn work(&self) -> u64 {
+        let c = self.census.iter().map(|c| c.levels.iter().sum::<u64>());
+        c.sum::<u64>() + self.totals.questions.iter().sum::<u64>()
     }
 
     /// The memory the audit's state takes: itself and its two buffers.
@@ -608,8 +637,15 @@ impl<'a> Audit<'a> {
     ) {
         let mut i = 0;
         while i < n {
-            self.totals.questions[2] += 1;
-            let r = sane(frames.record(pfn + i, n - i), pfn + i);
+            let r = match self.record {
+                Some(r) if r.covers(pfn + i) => r,
+                _ => {
+                    self.totals.questions[2] += 1;
+                    let r = sane(frames.record(pfn + i, (n - i).max(RECORD_AHEAD)), pfn + i);
+                    self.record = Some(r);
+                    r
+                }
+            };
             let k = r.left(pfn + i).min(n - i);
             match r.what {
                 None => self.totals.memtype_unrecorded += k,
@@ -926,6 +962,7 @@ fn sane<T: Copy>(r: Run<T>, pfn: u64) -> Run<T> {
 
 /// The visitor of [`Audit::visitor`].
 pub(crate) struct AuditVisitor<'b, 'a, F> {
+    until: u64,
     audit: &'b mut Audit<'a>,
     frames: &'b mut F,
 }
@@ -933,7 +970,11 @@ pub(crate) struct AuditVisitor<'b, 'a, F> {
 impl<F: Frames> Visitor for AuditVisitor<'_, '_, F> {
     fn leaf(&mut self, leaf: &Leaf) -> ControlFlow<()> {
         self.audit.leaf(leaf, self.frames);
-        ControlFlow::Continue(())
+        if self.audit.work() >= self.until {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     }
 }
 
@@ -1328,7 +1369,10 @@ mod tests {
         assert_eq!(get(&s, "memtype_nonwb"), 4);
         assert_eq!(get(&s, "memtype_checked"), 4 + 2 + 512);
         // The 2M page's 512 records, all WB: one question.
-        assert_eq!(get(&s, "questions.record"), 4 + 2 + 1);
+        // Records come in runs: the 4 WC pages are one question, the
+        // lone WC page one, the UC- page's run of WB records reaches into
+        // the 2M page but not past it: 4 in all.
+        assert_eq!(get(&s, "questions.record"), 4);
         assert_eq!(
             listing(&s),
             [
@@ -1459,6 +1503,98 @@ mod tests {
         // nonwb lines take at most a quarter: the aliases still get in.
         assert_eq!(l.iter().filter(|x| x.starts_with("nonwb ")).count(), 2);
         assert_eq!(l.iter().filter(|x| x.starts_with("alias ")).count(), 6);
+    }
+
+    /// Leaves of a small kernel: (address, level, frame, mode).
+    fn kernel() -> Vec<(u64, Level, u64, CacheMode)> {
+        let mut v = vec![
+            (DMAP + (0x40000 << 12), Level::G1, 0x40000, Wb),
+            (DMAP + (0x200 << 12), Level::M2, 0x200, Wb),
+            (VMALLOC + 0x10000, Level::K4, 0x1001, Wc),
+            (VMALLOC + 0x11000, Level::K4, 0x1002, Wb),
+            (VMALLOC + (2 << 20), Level::M2, 0xfd000, Wc),
+            (VMALLOC + (8 << 20), Level::K4, 0xfd008, UcMinus),
+            (TEXT + (16 << 20), Level::M2, 0x1000, Wb),
+        ];
+        for p in 0x1000..0x1000 + 700 {
+            let mode = if p == 0x1280 || p == 0x1281 { Wc } else { Wb };
+            v.push((DMAP + (p << 12), Level::K4, p, mode));
+        }
+        v
+    }
+
+    #[test]
+    fn chunked_walk_audits_like_one_pass() {
+        use crate::pure::attrs::VaLayout;
+        use crate::pure::kwalk::fake::{Builder, DMAP as TABLES};
+        use crate::pure::kwalk::{table_level, KernelWalk, Step};
+        assert_eq!(TABLES, DMAP);
+        let mut b = Builder::new(VaLayout::L4, 0);
+        let mut fr = Fake::new();
+        for (addr, level, pfn, mode) in kernel() {
+            b.set(addr, table_level(level), entry(level, pfn, mode));
+            if (DMAP..VMALLOC).contains(&addr) {
+                fr.dmap.push((pfn, level, mode));
+            }
+        }
+        // 0x1280 is WC with a WC record; 0x1281 WC with a WB record (and
+        // both outside the text mapping of 0x1000..0x1200, which would
+        // alias them).
+        fr.records.insert(0x1280, Wc);
+        let root = b.root_va();
+        let run = |budget: u64, limit: u64, b: &mut Builder, fr: &mut Fake| {
+            let mut fb = bufs(16, 8);
+            let mut a = audit(&mut fb);
+            let mut w = KernelWalk::new(VaLayout::L4, PteMasks::ARCH, 0, 0).with_not_present();
+            loop {
+                let step = w.step(root, &mut b.t, &mut a.visitor_limited(fr, limit), budget);
+                if step == Step::Done {
+                    break;
+                }
+            }
+            a.finish();
+            let mut s = String::new();
+            a.render(&mut s, &w.stats).unwrap();
+            let total: u64 = RegionKind::ALL
+                .iter()
+                .map(|&k| a.census(k).levels.iter().sum::<u64>())
+                .sum();
+            assert_eq!(total, w.stats.leaves.iter().sum::<u64>());
+            (s, w.stats.steps)
+        };
+        let (one, steps) = run(u64::MAX, u64::MAX, &mut b, &mut fr);
+        assert_eq!(steps, 1);
+        assert_eq!(get(&one, "direct_map.4K"), 700);
+        assert_eq!(get(&one, "direct_map.2M"), 1);
+        assert_eq!(get(&one, "direct_map.1G"), 1);
+        assert_eq!(get(&one, "region.vmalloc.wc"), 2);
+        assert_eq!(
+            listing(&one),
+            [
+                "nonwb pfn=0x1280 frames=1 dmap=0xffff888001280000 level=4K mode=WC record=WC",
+                "memtype pfn=0x1281 frames=1 dmap=0xffff888001281000 level=4K mode=WC record=WB",
+                "alias pfn=0x1001 frames=1 addr=0xffffc90000010000 level=4K mode=WC \
+                 dmap=0xffff888001001000 dmap_mode=WB",
+                "mmio_alias pfn=0xfd008 frames=1 addr=0xffffc90000800000 level=4K mode=UC- \
+                 other=0xffffc90000208000 other_mode=WC",
+            ]
+        );
+        // What differs between chunked and one pass: how much was read.
+        let same = |s: &str| -> Vec<String> {
+            s.lines()
+                .filter(|l| {
+                    !["tables=", "entries=", "steps=", "questions."]
+                        .iter()
+                        .any(|k| l.starts_with(k))
+                })
+                .map(String::from)
+                .collect()
+        };
+        for (budget, limit) in [(1, u64::MAX), (3, 2), (40, 5), (u64::MAX, 1)] {
+            let (chunked, steps) = run(budget, limit, &mut b, &mut fr);
+            assert!(steps > 10, "{budget} {limit}: {steps}");
+            assert_eq!(same(&chunked), same(&one), "budget {budget} limit {limit}");
+        }
     }
 
     #[test]

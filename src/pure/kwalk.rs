@@ -376,26 +376,26 @@ pub(crate) fn kernel_half(layout: VaLayout) -> u64 {
     u64::MAX << (layout.va_bits() - 1)
 }
 
+/// Fake page tables for the host tests of this file and of the audit.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fake {
     extern crate std;
 
     use super::*;
     use std::collections::{BTreeMap, BTreeSet};
-    use std::vec::Vec;
 
-    const DMAP: u64 = 0xffff_8880_0000_0000;
+    pub(crate) const DMAP: u64 = 0xffff_8880_0000_0000;
 
     /// Page tables in a map from slot address to entry, the direct map at
     /// `DMAP`; the paravirt view subtracts `pv_delta` from every entry (a
     /// machine frame in the raw value, as under Xen PV).
-    struct Fake {
-        mem: BTreeMap<u64, u64>,
-        unreadable: BTreeSet<u64>,
-        pv_delta: u64,
-        ram_end: u64,
-        reads: u64,
-        next_table: u64,
+    pub(crate) struct Fake {
+        pub(crate) mem: BTreeMap<u64, u64>,
+        pub(crate) unreadable: BTreeSet<u64>,
+        pub(crate) pv_delta: u64,
+        pub(crate) ram_end: u64,
+        pub(crate) reads: u64,
+        pub(crate) next_table: u64,
     }
 
     impl Tables for Fake {
@@ -418,6 +418,75 @@ mod tests {
     }
 
     impl Leaves for Fake {}
+
+    /// Builds tables: `map()` allocates the tables on the way to a leaf.
+    pub(crate) struct Builder {
+        pub(crate) t: Fake,
+        pub(crate) layout: VaLayout,
+        pub(crate) root: u64,
+    }
+
+    impl Builder {
+        pub(crate) fn new(layout: VaLayout, pv_delta: u64) -> Builder {
+            let mut t = Fake {
+                mem: BTreeMap::new(),
+                unreadable: BTreeSet::new(),
+                pv_delta,
+                ram_end: 1 << 32,
+                reads: 0,
+                next_table: 0x10_0000,
+            };
+            let root = t.next_table;
+            t.next_table += 0x1000;
+            Builder { t, layout, root }
+        }
+
+        /// The physical address of the table at `depth` on the way to
+        /// `addr`, allocated if missing.
+        pub(crate) fn table_for(&mut self, addr: u64, depth: usize) -> u64 {
+            let mut table = self.root;
+            for &lvl in &self.layout.levels()[..depth] {
+                let slot = DMAP + table + lvl.index(addr) * 8;
+                let e = self.t.mem.get(&slot).copied().unwrap_or(0);
+                table = if e & PRESENT != 0 {
+                    (e - self.t.pv_delta) & 0x000f_ffff_ffff_f000
+                } else {
+                    let new = self.t.next_table;
+                    self.t.next_table += 0x1000;
+                    self.t.mem.insert(slot, (new + self.t.pv_delta) | 0x63);
+                    new
+                };
+            }
+            table
+        }
+
+        /// Sets the entry at `level` for `addr` to `val` (creating tables).
+        pub(crate) fn set(&mut self, addr: u64, lvl: TableLevel, val: u64) {
+            let depth = self.layout.levels().iter().position(|&l| l == lvl).unwrap();
+            let table = self.table_for(addr, depth);
+            self.t.mem.insert(DMAP + table + lvl.index(addr) * 8, val);
+        }
+
+        pub(crate) fn leaf(&mut self, addr: u64, level: Level, pfn: u64) -> u64 {
+            let pse = if level == Level::K4 { 0 } else { PSE };
+            let raw = 0x8000_0000_0000_0163 | pse | (pfn << 12);
+            self.set(addr, table_level(level), raw);
+            raw
+        }
+
+        pub(crate) fn root_va(&self) -> u64 {
+            DMAP + self.root
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::fake::*;
+    use super::*;
+    use std::vec::Vec;
 
     /// A leaf whose paravirt view is computed apart from `pv()`, as the
     /// kernel side's `pv_val()` is: here it also clears PRESENT for one
@@ -457,66 +526,6 @@ mod tests {
             } else {
                 raw
             }
-        }
-    }
-
-    /// Builds tables: `map()` allocates the tables on the way to a leaf.
-    struct Builder {
-        t: Fake,
-        layout: VaLayout,
-        root: u64,
-    }
-
-    impl Builder {
-        fn new(layout: VaLayout, pv_delta: u64) -> Builder {
-            let mut t = Fake {
-                mem: BTreeMap::new(),
-                unreadable: BTreeSet::new(),
-                pv_delta,
-                ram_end: 1 << 32,
-                reads: 0,
-                next_table: 0x10_0000,
-            };
-            let root = t.next_table;
-            t.next_table += 0x1000;
-            Builder { t, layout, root }
-        }
-
-        /// The physical address of the table at `depth` on the way to
-        /// `addr`, allocated if missing.
-        fn table_for(&mut self, addr: u64, depth: usize) -> u64 {
-            let mut table = self.root;
-            for &lvl in &self.layout.levels()[..depth] {
-                let slot = DMAP + table + lvl.index(addr) * 8;
-                let e = self.t.mem.get(&slot).copied().unwrap_or(0);
-                table = if e & PRESENT != 0 {
-                    (e - self.t.pv_delta) & 0x000f_ffff_ffff_f000
-                } else {
-                    let new = self.t.next_table;
-                    self.t.next_table += 0x1000;
-                    self.t.mem.insert(slot, (new + self.t.pv_delta) | 0x63);
-                    new
-                };
-            }
-            table
-        }
-
-        /// Sets the entry at `level` for `addr` to `val` (creating tables).
-        fn set(&mut self, addr: u64, lvl: TableLevel, val: u64) {
-            let depth = self.layout.levels().iter().position(|&l| l == lvl).unwrap();
-            let table = self.table_for(addr, depth);
-            self.t.mem.insert(DMAP + table + lvl.index(addr) * 8, val);
-        }
-
-        fn leaf(&mut self, addr: u64, level: Level, pfn: u64) -> u64 {
-            let pse = if level == Level::K4 { 0 } else { PSE };
-            let raw = 0x8000_0000_0000_0163 | pse | (pfn << 12);
-            self.set(addr, table_level(level), raw);
-            raw
-        }
-
-        fn root_va(&self) -> u64 {
-            DMAP + self.root
         }
     }
 
