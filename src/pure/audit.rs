@@ -424,6 +424,10 @@ pub(crate) struct Audit<'a> {
     ram: Option<Run<bool>>,
     direct: Option<Run<Option<DirectEntry>>>,
     record: Option<Run<Option<CacheMode>>>,
+    /// 2M blocks of the kernel-image mapping mapped by 4K entries, and
+    /// the last one counted (leaves come in address order).
+    text_4k_blocks: u64,
+    last_text_block: Option<u64>,
     finished: bool,
 }
 
@@ -468,6 +472,8 @@ impl<'a> Audit<'a> {
             ram: None,
             direct: None,
             record: None,
+            text_4k_blocks: 0,
+            last_text_block: None,
             finished: false,
         }
     }
@@ -527,6 +533,15 @@ impl<'a> Audit<'a> {
         self.nmmio
     }
 
+    /// 2M blocks of the kernel-image mapping (`Text`) mapped by 4K
+    /// entries. CPA counts a split there as a direct-map split
+    /// (`virt_addr_valid()` holds for the image), so natively
+    /// `/proc/meminfo` says `DirectMap4k` = 4 KiB x (`direct_map.4K` +
+    /// 512 x this) and `DirectMap2M` = 2 MiB x (`direct_map.2M` - this).
+    pub(crate) fn text_4k_blocks(&self) -> u64 {
+        self.text_4k_blocks
+    }
+
     /// Work done so far: leaves audited and questions asked.
     pub(crate) fn work(&self) -> u64 {
         let c = self.census.iter().map(|c| c.levels.iter().sum::<u64>());
@@ -563,6 +578,13 @@ impl<'a> Audit<'a> {
     /// Audits one leaf.
     fn leaf(&mut self, l: &Leaf, frames: &mut impl Frames) {
         let kind = self.region_of(l.addr);
+        if kind == RegionKind::Text && l.level == Level::K4 {
+            let block = l.addr >> 21;
+            if self.last_text_block != Some(block) {
+                self.last_text_block = Some(block);
+                self.text_4k_blocks += 1;
+            }
+        }
         let a = self.decode(l.pv, l.level);
         let c = &mut self.census[kind as usize];
         c.levels[level_index(l.level)] += 1;
@@ -840,6 +862,7 @@ impl<'a> Audit<'a> {
             writeln!(w, "direct_map.{}={}", l.name(), d.levels[i])?;
         }
         writeln!(w, "direct_map.not_present={}", d.not_present)?;
+        writeln!(w, "text_4K_blocks={}", self.text_4k_blocks)?;
         for kind in RegionKind::ALL {
             let c = self.census(kind);
             let n = kind.name();
@@ -1229,15 +1252,20 @@ mod tests {
                 np,
                 leaf(VMALLOC, Level::K4, 0x1000, Wb),
                 leaf(TEXT + (16 << 20), Level::M2, 0x1000, Wb),
+                // Two split 2M blocks of the image: 3 pages, 2 blocks.
+                leaf(TEXT + (18 << 20), Level::K4, 0x1200, Wb),
+                leaf(TEXT + (18 << 20) + 4096, Level::K4, 0x1201, Wb),
+                leaf(TEXT + (20 << 20), Level::K4, 0x1400, Wb),
                 leaf(0xffff_fe00_0000_0000, Level::K4, 0x1001, Wb),
             ],
         );
+        assert_eq!(a.text_4k_blocks(), 2);
         let d = a.census(RegionKind::Direct);
         assert_eq!(d.levels, [2, 2, 1]);
         assert_eq!(d.not_present, 1);
         assert_eq!(d.modes, [4, 0, 0, 0, 0, 0, 0]);
         assert_eq!(a.census(RegionKind::Vmalloc).levels, [1, 0, 0]);
-        assert_eq!(a.census(RegionKind::Text).levels, [0, 1, 0]);
+        assert_eq!(a.census(RegionKind::Text).levels, [3, 1, 0]);
         assert_eq!(a.census(RegionKind::Other).levels, [1, 0, 0]);
         assert_eq!(a.census(RegionKind::Modules).levels, [0, 0, 0]);
         let s = render(&a);
@@ -1246,6 +1274,7 @@ mod tests {
         assert_eq!(get(&s, "direct_map.1G"), 1);
         assert_eq!(get(&s, "direct_map.not_present"), 1);
         assert_eq!(get(&s, "region.text.2M"), 1);
+        assert_eq!(get(&s, "text_4K_blocks"), 2);
         assert_eq!(get(&s, "region.direct.wb"), 4);
         assert_eq!(get(&s, "region.other.4K"), 1);
         assert_eq!(get(&s, "complete"), 1);
