@@ -12,7 +12,8 @@
 #   nonwb pfn= frames= dmap= level= mode= record=
 #   pv_not_present / pv_flags addr= level= pv= raw= raw_pfn= diff= pv_mode= raw_mode=
 # `alias` (rw): 1 maps one of the module's own WB pages a second time
-# WC with vmap(); reading shows alias=1 addr= pfn= dmap=; 0 drops it.
+# WC with vmap(); reading shows alias=1 addr= pfn= dmap= (formatted as
+# in the listing: pfn %#x, addresses %#018x); 0 drops it.
 #
 # Every test here can fail: the alias test fails against an audit that
 # skips the alias check, the meminfo test against a census that
@@ -147,14 +148,14 @@ ktap_print_msg "alias: frame $pfn, WC at $addr, WB at $dmap"
 audit
 line=$(covering alias "$pfn")
 ktap_print_msg "listed: ${line:-nothing for $pfn}"
-want=$(printf 'alias pfn=%#x frames=1 addr=%#018x level=4K mode=WC dmap=%#018x dmap_mode=WB' \
-	"$pfn" "$addr" "$dmap")
+# The knob prints them as the listing does: pfn %#x, addresses %#018x.
+want="alias pfn=$pfn frames=1 addr=$addr level=4K mode=WC dmap=$dmap dmap_mode=WB"
 ktap_check "the audit lists the alias: frame, both addresses, WC against WB" \
 	test "$line" = "$want"
 knob alias 0
 audit
 # alias_gone: no alias line at the dropped mapping's address.
-alias_gone() { ! listing alias | grep -qF "addr=$(printf '%#018x' "$addr")"; }
+alias_gone() { ! listing alias | grep -qF "addr=$addr "; }
 ktap_check "once dropped, the alias is gone" alias_gone
 
 # --- A WC pool block: direct map and record agree -------------------------
