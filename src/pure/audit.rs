@@ -856,6 +856,7 @@ impl<'a> Audit<'a> {
         writeln!(w, "tables={}", walk.tables)?;
         writeln!(w, "entries={}", walk.entries)?;
         writeln!(w, "unreadable_tables={}", walk.unreadable)?;
+        writeln!(w, "repeated_tables={}", walk.repeated)?;
         writeln!(w, "steps={}", walk.steps)?;
         let d = self.census(RegionKind::Direct);
         for (i, l) in LEVELS.iter().enumerate() {

@@ -12,7 +12,9 @@
 //! skipped: the walk goes on with the next entry of the table above.
 //!
 //! The user half, the non-canonical hole and the hypervisor's guard hole
-//! are never read.
+//! are never read. An entry that points to the same table as the entry
+//! just before it is not followed again (KASAN's early shadow maps
+//! terabytes through one table per level; ptdump skips it likewise).
 //!
 //! The kernel side reads the tables with preemption disabled under a root
 //! taken from CR3, so the walk runs in chunks: [`KernelWalk::step`] stops
@@ -116,6 +118,10 @@ pub(crate) struct WalkStats {
     pub(crate) leaves: [u64; 3],
     /// Steps taken.
     pub(crate) steps: u64,
+    /// Table entries not followed because they point to the same table
+    /// as the entry just before them (KASAN's early shadow): the leaves
+    /// of such a table are visited once, for its first entry.
+    pub(crate) repeated: u64,
 }
 
 /// How a step ended.
@@ -165,6 +171,10 @@ pub(crate) struct KernelWalk {
     next: Option<u64>,
     to: u64,
     not_present: bool,
+    /// Per level, the table the last table entry pointed to and that
+    /// entry's address; kept across steps, so that a step resuming
+    /// after a repeated table knows it.
+    last_table: [Option<(u64, u64)>; 5],
     /// Counters so far.
     pub(crate) stats: WalkStats,
 }
@@ -182,6 +192,7 @@ impl KernelWalk {
             next: (!empty).then_some(from),
             to,
             not_present: false,
+            last_table: [None; 5],
             stats: WalkStats::default(),
         }
     }
@@ -349,6 +360,17 @@ impl KernelWalk {
                     continue;
                 }
                 let phys = t.pv(raw, lvl) & self.masks.pfn_mask();
+                // The same table as the entry just before: KASAN's early
+                // shadow maps terabytes with one table per level. Walked
+                // once, as ptdump does (`note_kasan_page_table()`).
+                let prev = self.last_table.get(depth).copied().flatten();
+                if let Some(l) = self.last_table.get_mut(depth) {
+                    *l = Some((phys, addr));
+                }
+                if prev.is_some_and(|(p, a)| p == phys && a.wrapping_add(1 << shift) == addr) {
+                    self.stats.repeated += 1;
+                    continue;
+                }
                 if !t.table_ok(phys) {
                     self.stats.unreadable += 1;
                     continue;
@@ -814,6 +836,54 @@ mod tests {
         );
         assert_eq!(r, Step::Done);
         assert_eq!(w.stats.leaves[0], 1);
+    }
+
+    #[test]
+    fn repeated_tables_are_walked_once() {
+        // A KASAN-like shadow: 300 PMD entries that all point to one PTE
+        // table, under 3 PUD entries that all point to one PMD table.
+        let layout = VaLayout::L4;
+        let mut b = Builder::new(layout, 0);
+        let shadow = 0xffff_ec00_0000_0000u64;
+        let pte_t = b.t.next_table;
+        let pmd_t = pte_t + 0x1000;
+        b.t.next_table += 0x2000;
+        for i in 0..512u64 {
+            b.t.mem
+                .insert(DMAP + pte_t + i * 8, 0x8000_0000_0000_0161 | (0x77 << 12));
+        }
+        for i in 0..300u64 {
+            b.t.mem.insert(DMAP + pmd_t + i * 8, pte_t | 0x63);
+        }
+        let pud_t = b.table_for(shadow, 1);
+        for i in 0..3u64 {
+            b.t.mem.insert(DMAP + pud_t + i * 8, pmd_t | 0x63);
+        }
+        // A real page after the shadow.
+        let after = shadow + (3 << 30);
+        let raw = b.leaf(after, Level::K4, 0x1234);
+        let mut w = whole(layout);
+        let (seen, _) = collect(&mut w, &mut b, u64::MAX);
+        assert_eq!(seen.len(), 512 + 1);
+        assert!(seen[..512]
+            .iter()
+            .all(|l| l.raw & !0xfff == 0x8000_0000_0007_7000));
+        assert_eq!((seen[512].addr, seen[512].raw), (after, raw));
+        assert_eq!(w.stats.repeated, 299 + 2);
+        // In chunks: the same, resumes included.
+        for budget in [1, 5, 100, 600] {
+            let mut w = whole(layout);
+            let (chunked, pauses) = collect(&mut w, &mut b, budget);
+            assert_eq!(chunked, seen, "budget {budget}");
+            assert_eq!(w.stats.repeated, 301, "budget {budget}");
+            assert!(pauses > 0);
+        }
+        // Two entries that point to the same table but are not neighbours
+        // are both followed.
+        b.t.mem.insert(DMAP + pud_t + 4 * 8, pmd_t | 0x63);
+        let mut w = whole(layout);
+        let (again, _) = collect(&mut w, &mut b, u64::MAX);
+        assert_eq!(again.len(), 2 * 512 + 1);
     }
 
     #[test]
