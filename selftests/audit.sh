@@ -10,7 +10,7 @@
 #   mmio_alias pfn= frames= addr= level= mode= other= other_mode=
 #   memtype pfn= frames= dmap= level= mode= record=
 #   nonwb pfn= frames= dmap= level= mode= record=
-#   pv_not_present / pv_flags addr= level= pv= raw= raw_pfn= diff= pv_mode= raw_mode=
+#   pv_not_present / pv_flags addr= frames= level= pv= raw= raw_pfn= diff= pv_mode= raw_mode=
 # `alias` (rw): 1 maps one of the module's own WB pages a second time
 # WC with vmap(); reading shows alias=1 addr= pfn= dmap= (formatted as
 # in the listing: pfn %#x, addresses %#018x); 0 drops it.

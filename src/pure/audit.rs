@@ -323,12 +323,16 @@ impl Finding {
             && f.mode == self.mode
             && f.other_mode == self.other_mode
             && f.level == self.level
-            && (f.pv ^ f.raw) == (self.pv ^ self.raw)
+            && (f.pv ^ f.raw) & FLAG_BITS == (self.pv ^ self.raw) & FLAG_BITS
             && Some(f.pfn) == self.pfn.checked_add(self.frames)
             && f.addr == self.addr.wrapping_add(step)
             && (self.other == 0 || f.other == self.other.wrapping_add(step))
     }
 }
+
+/// The bits outside any frame field (12..51), to compare the flags two
+/// paravirt findings disagree on.
+const FLAG_BITS: u64 = 0xfff0_0000_0000_0fff;
 
 /// A range of frames that are not RAM, mapped at `addr` in `mode`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -944,8 +948,9 @@ pub(crate) fn write_finding(w: &mut impl fmt::Write, f: &Finding) -> fmt::Result
         ),
         Kind::PvNotPresent | Kind::PvFlags => writeln!(
             w,
-            "addr={:#018x} level={} pv={:#018x} raw={:#018x} raw_pfn={:#x} diff={:#018x} pv_mode={} raw_mode={}",
+            "addr={:#018x} frames={} level={} pv={:#018x} raw={:#018x} raw_pfn={:#x} diff={:#018x} pv_mode={} raw_mode={}",
             f.addr,
+            f.frames,
             f.level,
             f.pv,
             f.raw,
@@ -1484,17 +1489,23 @@ mod tests {
         // A flag that differs.
         let mut flag = leaf(VMALLOC + 0x2000, Level::K4, 0x1000, Wb);
         flag.raw |= 1 << 4;
-        feed(&mut a, &mut fr, &[xen, grant, flag]);
+        // The next grant frame, next page: the same line, 2 frames.
+        let mut grant2 = grant;
+        grant2.addr += 0x1000;
+        grant2.raw += 0x1000;
+        let mut flag = flag;
+        flag.addr += 0x1000;
+        feed(&mut a, &mut fr, &[xen, grant, grant2, flag]);
         let s = render(&a);
-        assert_eq!(get(&s, "pv_not_present"), 1);
+        assert_eq!(get(&s, "pv_not_present"), 2);
         assert_eq!(get(&s, "pv_flag_diffs"), 1);
         assert_eq!(get(&s, "ram_aliases"), 0);
         assert_eq!(
             listing(&s),
             [
-                "pv_not_present addr=0xffffc90000001000 level=4K pv=0x8000000000000162 \
+                "pv_not_present addr=0xffffc90000001000 frames=2 level=4K pv=0x8000000000000162 \
                  raw=0x8000000080000163 raw_pfn=0x80000 diff=0x0000000080000001 pv_mode=WB raw_mode=WB",
-                "pv_flags addr=0xffffc90000002000 level=4K pv=0x8000000001000163 \
+                "pv_flags addr=0xffffc90000003000 frames=1 level=4K pv=0x8000000001000163 \
                  raw=0x8000000001000173 raw_pfn=0x1000 diff=0x0000000000000010 pv_mode=WB raw_mode=UC-",
             ]
         );
