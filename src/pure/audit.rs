@@ -1487,14 +1487,12 @@ mod tests {
         grant.raw = entry(Level::K4, 0x8_0000, Wb);
         grant.pv = grant.raw & !0x000f_ffff_ffff_f001;
         // A flag that differs.
-        let mut flag = leaf(VMALLOC + 0x2000, Level::K4, 0x1000, Wb);
+        let mut flag = leaf(VMALLOC + 0x3000, Level::K4, 0x1000, Wb);
         flag.raw |= 1 << 4;
         // The next grant frame, next page: the same line, 2 frames.
         let mut grant2 = grant;
         grant2.addr += 0x1000;
         grant2.raw += 0x1000;
-        let mut flag = flag;
-        flag.addr += 0x1000;
         feed(&mut a, &mut fr, &[xen, grant, grant2, flag]);
         let s = render(&a);
         assert_eq!(get(&s, "pv_not_present"), 2);
