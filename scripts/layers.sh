@@ -22,7 +22,7 @@ ALLOWED_UNSAFE='^src/(sys\.rs|sys/[a-z_]+\.rs|pte_attrs\.rs|export\.rs)$'
 
 declare -A RANK=([pure]=0 [sys]=1 [exerciser]=2 [bench]=3 [knobs]=4 [root]=5)
 declare -A ORDER=(
-	[pure]="attrs parse ratelimit config latency run_stats samples"
+	[pure]="attrs kwalk audit parse ratelimit config latency run_stats samples"
 	[sys]="ffi time log mem accessor page cpa c_loops pci io shrinker task debugfs"
 	[exerciser]="verify page_set pool control worker run results"
 	[bench]="accessor cpa"
