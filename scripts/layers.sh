@@ -23,10 +23,10 @@ ALLOWED_UNSAFE='^src/(sys\.rs|sys/[a-z_]+\.rs|pte_attrs\.rs|export\.rs)$'
 declare -A RANK=([pure]=0 [sys]=1 [exerciser]=2 [bench]=3 [knobs]=4 [root]=5)
 declare -A ORDER=(
 	[pure]="attrs kwalk audit parse ratelimit config latency run_stats samples"
-	[sys]="ffi time log mem accessor page cpa c_loops pci io shrinker task debugfs"
-	[exerciser]="verify page_set pool control worker run results"
+	[sys]="ffi time log mem accessor page kmap cpa c_loops pci io shrinker task debugfs"
+	[exerciser]="verify page_set pool control worker run results audit"
 	[bench]="accessor cpa"
-	[knobs]="accessor exerciser"
+	[knobs]="accessor exerciser audit"
 )
 
 # layer_of FILE: the layer (folder) of a source file.

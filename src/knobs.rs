@@ -3,4 +3,5 @@
 //! The debugfs files of `/sys/kernel/debug/pte_attrs/`.
 
 pub(crate) mod accessor;
+pub(crate) mod audit;
 pub(crate) mod exerciser;

@@ -13,6 +13,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use bench::Bench;
+use exerciser::audit::Auditor;
 use exerciser::Exerciser;
 use knobs::exerciser::{ExKnob, Kind};
 use sys::accessor;
@@ -39,6 +40,7 @@ struct PteAttrsModule {
     dir: Option<debugfs::Dir>,
     ex: Arc<Exerciser>,
     bench: Arc<Bench>,
+    auditor: Arc<Auditor>,
     /// Holds a reference on `ex`, given up after the shrinker is freed.
     shrinker: Option<Shrinker<Exerciser>>,
 }
@@ -58,6 +60,7 @@ impl kernel::Module for PteAttrsModule {
         let ex = Exerciser::new()?;
         let shrinker = Shrinker::register(c_str!("pte_attrs-pool"), ex.clone())?;
         let bench = Bench::new()?;
+        let auditor = Auditor::new()?;
         // From here on a failure goes through `Drop` (which stops a run a
         // file may already have started); `dir`, declared after it, is
         // dropped first.
@@ -65,6 +68,7 @@ impl kernel::Module for PteAttrsModule {
             dir: None,
             ex,
             bench,
+            auditor,
             shrinker: Some(shrinker),
         };
         let mut dir = debugfs::Dir::new(c_str!("pte_attrs"), module)?;
@@ -102,6 +106,18 @@ impl kernel::Module for PteAttrsModule {
             };
             dir.file(name, access, knob)?;
         }
+        let auditor = this.auditor.clone();
+        dir.file(
+            c_str!("audit"),
+            Access::ReadWrite,
+            knobs::audit::AuditFile { auditor },
+        )?;
+        let auditor = this.auditor.clone();
+        dir.file(
+            c_str!("alias"),
+            Access::ReadWrite,
+            knobs::audit::AliasFile { auditor },
+        )?;
         // Every file exists and nothing below can fail: only now may they
         // be opened (a failure above drops `dir` with no file open).
         dir.publish();
@@ -116,6 +132,7 @@ impl Drop for PteAttrsModule {
         // (its workers restore and free what they changed), then the pool,
         // then the shrinker that could still be evicting it.
         drop(self.dir.take());
+        self.auditor.drop_alias();
         let (evicted, not_wb) = self.ex.shutdown();
         drop(self.shrinker.take());
         pr_info!(

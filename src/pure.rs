@@ -9,12 +9,8 @@
 //! and its siblings.
 
 pub(crate) mod attrs;
-// The kernel side of the audit (issue 12) is not wired yet.
-#[allow(dead_code)]
 pub(crate) mod audit;
 pub(crate) mod config;
-// The kernel side of the audit (issue 12) is not wired yet.
-#[allow(dead_code)]
 pub(crate) mod kwalk;
 pub(crate) mod latency;
 pub(crate) mod parse;

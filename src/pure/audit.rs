@@ -483,6 +483,8 @@ impl<'a> Audit<'a> {
     }
 
     /// The visitor that audits each leaf, asking `frames` about frames.
+    // Used by the host tests (the kernel side reads the rendering).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn visitor<'b, F: Frames>(
         &'b mut self,
         frames: &'b mut F,
@@ -523,6 +525,8 @@ impl<'a> Audit<'a> {
     }
 
     /// The totals.
+    // Used by the host tests (the kernel side reads the rendering).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn totals(&self) -> &Totals {
         &self.totals
     }
@@ -533,6 +537,8 @@ impl<'a> Audit<'a> {
     }
 
     /// MMIO ranges in the index.
+    // Used by the host tests (the kernel side reads the rendering).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn mmio_ranges(&self) -> usize {
         self.nmmio
     }
@@ -542,6 +548,8 @@ impl<'a> Audit<'a> {
     /// (`virt_addr_valid()` holds for the image), so natively
     /// `/proc/meminfo` says `DirectMap4k` = 4 KiB x (`direct_map.4K` +
     /// 512 x this) and `DirectMap2M` = 2 MiB x (`direct_map.2M` - this).
+    // Used by the host tests (the kernel side reads the rendering).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn text_4k_blocks(&self) -> u64 {
         self.text_4k_blocks
     }

@@ -259,6 +259,9 @@ impl KernelWalk {
     /// Runs steps until the walk is done or the visitor stops it, calling
     /// `between` after each step that ran out of budget; `root` is asked
     /// for again before each step.
+    // The kernel side steps by hand (preemption is disabled per step):
+    // used by the host tests.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn run<T: Leaves, V: Visitor>(
         &mut self,
         mut root: impl FnMut() -> u64,

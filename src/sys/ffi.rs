@@ -150,3 +150,23 @@ extern "C" {
     /// [`pte_attrs_pci_claim_bar`].
     pub(crate) fn pte_attrs_pci_release_bar(pdev: *mut bindings::pci_dev, start: u64, size: u64);
 }
+
+#[allow(improper_ctypes)]
+extern "C" {
+    /// The audit's regions as `[start, end)` pairs, `2 * REGIONS` values,
+    /// in the order of `enum PTE_ATTRS_R_*` (glue.h); 0, 0 where the kernel
+    /// has no such region.
+    pub(crate) fn pte_attrs_glue_regions(b: *mut u64);
+    /// "System RAM" as pfn ranges `[first, end)` into `pairs` (at most
+    /// `max` pairs); returns how many there are.
+    pub(crate) fn pte_attrs_glue_ram_ranges(pairs: *mut u64, max: c_int) -> c_int;
+    /// `vmap(&page, 1, VM_MAP, pgprot_writecombine(PAGE_KERNEL))`; null on
+    /// failure.
+    pub(crate) fn pte_attrs_glue_vmap_wc(page: *mut bindings::page) -> *mut c_void;
+    /// `vunmap()` (mm/vmalloc.c, exported); may sleep.
+    pub(crate) fn vunmap(addr: *const c_void);
+    /// `fatal_signal_pending(current)`.
+    pub(crate) fn pte_attrs_glue_fatal_signal() -> bool;
+    /// `VMALLOC_START`: where the direct map's region ends.
+    pub(crate) fn pte_attrs_glue_vmalloc_start() -> c_ulong;
+}
