@@ -115,9 +115,11 @@ struct pte_attrs_leaf {
 	int cache_mode;
 };
 
-/* pte_attrs_walk() @flags: also visit leaves that are not present but not
+/*
+ * pte_attrs_walk() @flags: also visit leaves that are not present but not
  * empty (CPA's set_memory_np(), DEBUG_PAGEALLOC), as /proc/meminfo's
- * DirectMap counters count them. */
+ * DirectMap counters count them.
+ */
 #define PTE_ATTRS_WALK_NOT_PRESENT 0x1
 
 /**

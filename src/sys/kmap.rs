@@ -53,8 +53,8 @@ pub(crate) fn regions() -> KVec<Region> {
     // SAFETY: `b` holds the `2 * PTE_ATTRS_R_NR` values the glue writes.
     unsafe { ffi::pte_attrs_glue_regions(b.as_mut_ptr()) };
     let mut out = KVec::new();
-    for (kind, pair) in REGION_KINDS.iter().zip(b.chunks_exact(2)) {
-        let (start, end) = (pair[0], pair[1]);
+    for (i, kind) in REGION_KINDS.iter().enumerate() {
+        let (start, end) = (b[2 * i], b[2 * i + 1]);
         if start == 0 && end == 0 {
             continue;
         }
@@ -95,8 +95,11 @@ pub(crate) fn ram_ranges() -> Result<KVec<(u64, u64)>> {
         let n = usize::try_from(n).map_err(|_| EINVAL)?;
         if n <= want {
             let mut out = KVec::with_capacity(n, GFP_KERNEL)?;
-            for p in pairs.chunks_exact(2).take(n) {
-                out.push((p[0], p[1]), GFP_KERNEL)?;
+            for i in 0..n {
+                let (Some(&lo), Some(&hi)) = (pairs.get(2 * i), pairs.get(2 * i + 1)) else {
+                    break;
+                };
+                out.push((lo, hi), GFP_KERNEL)?;
             }
             return Ok(out);
         }
