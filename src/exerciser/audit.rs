@@ -9,7 +9,7 @@
 //! memory, whatever the size of RAM), then keeps the rendered report for
 //! reads. One run at a time (`-EBUSY`).
 
-use core::fmt;
+use core::fmt::{self, Write};
 use core::ops::ControlFlow;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -23,6 +23,7 @@ use crate::pure::audit::{Audit, Finding, MmioRange, RegionKind};
 use crate::pure::kwalk::{KernelWalk, Step};
 use crate::sys::accessor;
 use crate::sys::kmap::{self, KernelFrames, WcAlias, STEP_BUDGET};
+use crate::sys::time::Instant;
 
 /// Lines the findings list holds; more are counted (`left_out`).
 pub(crate) const MAX_FINDINGS: usize = 128;
@@ -120,6 +121,7 @@ impl Auditor {
         let mut frames = KernelFrames::new(&ram);
         let mut walk =
             KernelWalk::new(accessor::layout(), accessor::masks(), from, to).with_not_present();
+        let start = Instant::now();
         let r = kmap::drive(&mut walk, |w, root, t| {
             let mut v = audit.visitor_limited(&mut frames, STEP_BUDGET);
             match w.step(root, t, &mut v, STEP_BUDGET) {
@@ -131,8 +133,11 @@ impl Auditor {
         if r.is_ok() {
             audit.finish();
         }
+        let elapsed = start.elapsed_ns();
         let mut text = Text(KVec::new());
-        audit.render(&mut text, &walk.stats).map_err(|_| ENOMEM)?;
+        writeln!(text, "elapsed_ns={elapsed}")
+            .and_then(|()| audit.render(&mut text, &walk.stats))
+            .map_err(|_| ENOMEM)?;
         *self.report.lock() = Some(text.0);
         r
     }
