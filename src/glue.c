@@ -378,3 +378,41 @@ int pte_attrs_walk(unsigned long start, unsigned long end, unsigned int flags,
 	return pte_attrs_rs_walk(start, end, flags, fn, data);
 }
 EXPORT_SYMBOL_GPL(pte_attrs_walk);
+
+/*
+ * pte_attrs_glue_page_memtype() for long runs (the audit asks about every
+ * RAM page): pfn_valid() holds per memory-map subsection, so it is asked
+ * once per subsection, not per page. Same answers.
+ */
+int pte_attrs_glue_page_memtype_run(unsigned long pfn, unsigned long max,
+				    unsigned long *run)
+{
+#ifdef CONFIG_X86_PAT
+	const unsigned long mask = BIT(PG_arch_1) | BIT(PG_arch_2);
+	unsigned long bits, i;
+
+	*run = 1;
+	if (!pat_enabled() || !pfn_valid(pfn))
+		return -1;
+	bits = READ_ONCE(pfn_to_page(pfn)->flags) & mask;
+	for (i = 1; i < max; i++) {
+		unsigned long p = pfn + i;
+
+		if (!(p & (PAGES_PER_SUBSECTION - 1)) && !pfn_valid(p))
+			break;
+		if ((READ_ONCE(pfn_to_page(p)->flags) & mask) != bits)
+			break;
+	}
+	*run = i;
+	if (bits == 0)
+		return _PAGE_CACHE_MODE_WB;
+	if (bits == BIT(PG_arch_1))
+		return _PAGE_CACHE_MODE_WC;
+	if (bits == BIT(PG_arch_2))
+		return _PAGE_CACHE_MODE_UC_MINUS;
+	return _PAGE_CACHE_MODE_WT;
+#else
+	*run = max ? max : 1;
+	return -1;
+#endif
+}

@@ -65,6 +65,8 @@ int pte_attrs_glue_ram_ranges(u64 *pairs, int max);
 void *pte_attrs_glue_vmap_wc(struct page *page);
 bool pte_attrs_glue_fatal_signal(void);
 unsigned long pte_attrs_glue_vmalloc_start(void);
+int pte_attrs_glue_page_memtype_run(unsigned long pfn, unsigned long max,
+				    unsigned long *run);
 
 u64 pte_attrs_bench_pte_flags(const u64 *v, size_t n);
 u64 pte_attrs_bench_pte_val(const u64 *v, size_t n);

@@ -81,7 +81,7 @@ if [ -e $D/audit ] && [ -r $PT ]; then
 	a=$(med /tmp/ta)
 	p=$(med /tmp/tp)
 	{
-		awk -v a="$a" -v p="$p" 'BEGIN { printf "audit_over_ptdump=%.3f\n", p > 0 ? a / p : 0 }'
+		awk -v a="$a" -v p="$p" 'BEGIN { printf "audit_over_ptdump=%.3f\n", (p > 0 ? a / p : 0) }'
 		echo "audit_ns=$a"
 		echo "ptdump_ns=$p"
 		echo "ptdump_bytes=$(cat $PT | wc -c)"

@@ -169,4 +169,11 @@ extern "C" {
     pub(crate) fn pte_attrs_glue_fatal_signal() -> bool;
     /// `VMALLOC_START`: where the direct map's region ends.
     pub(crate) fn pte_attrs_glue_vmalloc_start() -> c_ulong;
+    /// `pte_attrs_glue_page_memtype()` with `pfn_valid()` asked once per
+    /// memory-map subsection: for the audit's long runs.
+    pub(crate) fn pte_attrs_glue_page_memtype_run(
+        pfn: c_ulong,
+        max: c_ulong,
+        run: *mut c_ulong,
+    ) -> c_int;
 }
