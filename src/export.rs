@@ -16,6 +16,7 @@ use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 use crate::pure::attrs::{self, CacheMode, Level};
 use crate::pure::kwalk::{KernelWalk, Leaf, Step};
 use crate::sys::accessor;
+use crate::sys::ffi;
 use crate::sys::kmap::{self, STEP_BUDGET};
 
 /// `struct pte_attrs_info` of `include/pte_attrs.h`.
@@ -122,9 +123,6 @@ pub(crate) struct PteAttrsLeaf {
 /// `PTE_ATTRS_WALK_NOT_PRESENT`.
 const WALK_NOT_PRESENT: c_uint = 0x1;
 
-/// The callback of `pte_attrs_walk()`.
-type WalkFn = unsafe extern "C" fn(leaf: *const PteAttrsLeaf, data: *mut c_void) -> c_int;
-
 fn pg_level(level: Level) -> c_uint {
     match level {
         Level::K4 => bindings::pg_level_PG_LEVEL_4K,
@@ -140,22 +138,27 @@ fn pg_level(level: Level) -> c_uint {
 /// Returns 0, `f`'s nonzero return, `-EINVAL` (unknown flags, no `f`, an
 /// empty range) or `-EINTR` (fatal signal).
 ///
+/// `f` is the C callback, `int (*)(const struct pte_attrs_leaf *, void
+/// *)`, as an opaque pointer: it is called from C
+/// (`pte_attrs_glue_walk_leaf()`), whose kCFI type hash is the callback's.
+///
 /// # Safety
 ///
-/// `f` must be null or a function that may be called, with preemption
-/// disabled, with a valid leaf and `data`, any number of times while this
-/// runs; the caller is in process context (this sleeps between steps).
+/// `f` must be null or such a function, which may be called, with
+/// preemption disabled, with a valid leaf and `data`, any number of times
+/// while this runs; the caller is in process context (this sleeps between
+/// steps).
 #[no_mangle]
 pub(crate) unsafe extern "C" fn pte_attrs_rs_walk(
     start: c_ulong,
     end: c_ulong,
     flags: c_uint,
-    f: Option<WalkFn>,
+    f: *const c_void,
     data: *mut c_void,
 ) -> c_int {
-    let Some(f) = f else {
+    if f.is_null() {
         return EINVAL.to_errno();
-    };
+    }
     if flags & !WALK_NOT_PRESENT != 0 || (end != 0 && start >= end) {
         return EINVAL.to_errno();
     }
@@ -180,9 +183,12 @@ pub(crate) unsafe extern "C" fn pte_attrs_rs_walk(
                     .cache_mode()
                     .map_or(-1, |m| c_int::from(m as u8)),
             };
-            // SAFETY: `f` may be called with a valid leaf and `data`, with
-            // preemption disabled (the function's contract).
-            ret = unsafe { f(&leaf, data) };
+            // SAFETY: `f` is a non-null callback that may be called with a
+            // valid leaf and `data`, with preemption disabled (the
+            // function's contract); `leaf` is a `struct pte_attrs_leaf`.
+            ret = unsafe {
+                ffi::pte_attrs_glue_walk_leaf(f, core::ptr::from_ref(&leaf).cast(), data)
+            };
             if ret != 0 {
                 ControlFlow::Break(())
             } else {

@@ -375,7 +375,9 @@ int pte_attrs_walk(unsigned long start, unsigned long end, unsigned int flags,
 		   int (*fn)(const struct pte_attrs_leaf *leaf, void *data),
 		   void *data)
 {
-	return pte_attrs_rs_walk(start, end, flags, fn, data);
+	if (!fn)
+		return -EINVAL;
+	return pte_attrs_rs_walk(start, end, flags, (const void *)fn, data);
 }
 EXPORT_SYMBOL_GPL(pte_attrs_walk);
 
@@ -415,4 +417,17 @@ int pte_attrs_glue_page_memtype_run(unsigned long pfn, unsigned long max,
 	*run = max ? max : 1;
 	return -1;
 #endif
+}
+
+/*
+ * The callback of pte_attrs_walk(), called from C: the kCFI check of an
+ * indirect call is the caller's type hash, and only C's matches a C
+ * callback's (Rust encodes its own pointer types).
+ */
+int pte_attrs_glue_walk_leaf(const void *fn, const struct pte_attrs_leaf *leaf,
+			     void *data)
+{
+	int (*f)(const struct pte_attrs_leaf *leaf, void *data) = fn;
+
+	return f(leaf, data);
 }

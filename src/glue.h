@@ -17,9 +17,7 @@ pgprot_t pte_attrs_rs(pte_t pte);
 int pte_attrs_rs_lookup(unsigned long addr, struct pte_attrs_info *info);
 const char *pte_attrs_rs_cache_mode_name(int mode);
 int pte_attrs_rs_walk(unsigned long start, unsigned long end,
-		      unsigned int flags,
-		      int (*fn)(const struct pte_attrs_leaf *leaf, void *data),
-		      void *data);
+		      unsigned int flags, const void *fn, void *data);
 
 bool pte_attrs_glue_xenpv(void);
 int pte_attrs_glue_pat_msr(u64 *val);
@@ -65,6 +63,8 @@ int pte_attrs_glue_ram_ranges(u64 *pairs, int max);
 void *pte_attrs_glue_vmap_wc(struct page *page);
 bool pte_attrs_glue_fatal_signal(void);
 unsigned long pte_attrs_glue_vmalloc_start(void);
+int pte_attrs_glue_walk_leaf(const void *fn, const struct pte_attrs_leaf *leaf,
+			     void *data);
 int pte_attrs_glue_page_memtype_run(unsigned long pfn, unsigned long max,
 				    unsigned long *run);
 

@@ -176,4 +176,11 @@ extern "C" {
         max: c_ulong,
         run: *mut c_ulong,
     ) -> c_int;
+    /// Calls the C callback `f` of `pte_attrs_walk()` with `leaf` and
+    /// `data`, from C (so that kCFI checks C's type hash).
+    pub(crate) fn pte_attrs_glue_walk_leaf(
+        f: *const c_void,
+        leaf: *const c_void,
+        data: *mut c_void,
+    ) -> c_int;
 }
