@@ -67,22 +67,27 @@ show_totals() {
 meminfo_kb() { awk -v n="$1:" '$1 == n { print $2; f = 1 } END { if (!f) print 0 }' /proc/meminfo; }
 
 # as_meminfo: the audit's census ($PA_REPORT of a full run) in the terms
-# of /proc/meminfo. CPA counts a split of the kernel image's 2M mapping
-# as a direct-map split (split_page_count() under virt_addr_valid(), which
-# holds for the image: arch/x86/mm/pat/set_memory.c:1158-1162), so each
-# 2M block of the image mapped by 4K pages (text_4K_blocks) moves one 2M
-# page to 512 4K pages. A Xen PV dom0 maps its image with 4K pages from
-# the start (no PSE, no split): nothing to move there. But there
-# phys_pte_init() (arch/x86/mm/init_64.c:483-517) counts every entry it
-# writes, and Xen's make_pte writes an empty one for a frame with no
-# machine frame (pte_pfn_to_mfn(), arch/x86/xen/mmu_pv.c:407-409); the
-# balloon driver empties the entry of every page it takes
-# (xenmem_reservation_va_mapping_reset()) and DirectMap4k keeps counting
-# it. So in dom0, DirectMap4k = the non-empty 4K entries + the ballooned
-# pages (the balloon's low_kb + high_kb).
+# of /proc/meminfo.
+# - CPA counts a split of the kernel image's 2M mapping as a direct-map
+#   split (split_page_count() under virt_addr_valid(), which holds for the
+#   image: arch/x86/mm/pat/set_memory.c:1158-1162), so each 2M block of
+#   the image mapped by 4K pages (text_4K_blocks) moves one 2M page to
+#   512 4K pages; but only while the 2M count is not 0 (:97-98). Under
+#   Xen PV (no PSE) and DEBUG_PAGEALLOC (a 4K direct map from boot) the
+#   direct map has no 2M page, so the image's splits were not counted.
+# - In a Xen PV dom0, phys_pte_init() (arch/x86/mm/init_64.c:483-517)
+#   counts every entry it writes, and Xen's make_pte writes an empty one
+#   for a frame with no machine frame (pte_pfn_to_mfn(),
+#   arch/x86/xen/mmu_pv.c:407-409); the balloon driver empties the entry
+#   of every page it takes (xenmem_reservation_va_mapping_reset()), and
+#   DirectMap4k keeps counting it. So there DirectMap4k = the non-empty 4K
+#   entries + the ballooned pages (the balloon's low_kb + high_kb).
 xenpv() { [ "$(sed -n 's/^xenpv=//p' "$PA_DIR/accessor")" = 1 ]; }
-# image_blocks: text_4K_blocks as CPA counted them (0 under Xen PV).
-image_blocks() { if xenpv; then echo 0; else pa_get text_4K_blocks; fi; }
+# image_blocks: text_4K_blocks as CPA counted them (0 without a 2M page
+# in the direct map).
+image_blocks() {
+	if [ "$(pa_get direct_map.2M)" = 0 ]; then echo 0; else pa_get text_4K_blocks; fi
+}
 # ballooned: the pages the Xen balloon holds (0 natively).
 ballooned() {
 	bi=/sys/devices/system/xen_memory/xen_memory0/info
