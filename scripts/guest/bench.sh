@@ -51,16 +51,16 @@ EOF_R
 # `echo 1 > audit` (the whole kernel half, findings included) against
 # `cat page_tables/kernel > /dev/null` as the user sees them, interleaved,
 # AR of each per measurement (busybox has only /proc/uptime's 10 ms
-# clock), median of 5. The audit also times itself in the kernel
+# clock), median of 7. The audit also times itself in the kernel
 # (elapsed_ns of its report) and says its memory (memory_bytes).
 PT=/sys/kernel/debug/page_tables/kernel
 if [ -e $D/audit ] && [ -r $PT ]; then
 	up() { cut -d' ' -f1 /proc/uptime; }
-	AR=4
+	AR=10
 	: >/tmp/ta
 	: >/tmp/tp
 	: >/tmp/tk
-	for round in 1 2 3 4 5; do
+	for round in 1 2 3 4 5 6 7; do
 		if [ $((round % 2)) = 1 ]; then order="a p"; else order="p a"; fi
 		for w in $order; do
 			s=$(up)
@@ -116,7 +116,7 @@ echo "  check time / CPA time in the same run:  $(get verify_overhead)"
 echo "  whole runs, verify on / off:            $(get verify_runs_on_over_off) ($on / $off ns)"
 if [ -n "$(get audit_over_ptdump)" ]; then
 	echo
-	echo "audit of the kernel half against ptdump's page_tables/kernel (median of 5, x$AR each):"
+	echo "audit of the kernel half against ptdump's page_tables/kernel (median of 7, x$AR each):"
 	echo "  audit / ptdump:  $(get audit_over_ptdump) ($(get audit_ns) / $(get ptdump_ns) ns;" \
 		"$(get ptdump_bytes) bytes of ptdump text)"
 	echo "  audit in the kernel: $(get audit_kernel_ns) ns over $(get audit_entries) entries;" \
