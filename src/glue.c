@@ -431,3 +431,6 @@ int pte_attrs_glue_walk_leaf(const void *fn, const struct pte_attrs_leaf *leaf,
 
 	return f(leaf, data);
 }
+
+/* src/sys/kmap.rs: REGION_KINDS has one kind per region, in this order. */
+static_assert(PTE_ATTRS_R_NR == 11);

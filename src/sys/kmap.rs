@@ -43,7 +43,9 @@ const REGION_KINDS: [RegionKind; 11] = [
 ];
 
 /// Entries one step reads (and, for the audit, units of work) before it
-/// yields: a few hundred microseconds with preemption disabled.
+/// yields. Measured under TCG: a full audit's step takes about 1.3 ms
+/// natively (reading the memtype records of 2 GiB is most of it), 2.3 ms
+/// with KASAN; on hardware a tenth of that.
 pub(crate) const STEP_BUDGET: u64 = 4096;
 
 /// The regions of the running kernel (those it has), in the order of
