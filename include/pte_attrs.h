@@ -145,9 +145,10 @@ struct pte_attrs_leaf {
  *
  * Context: process context, may sleep between chunks; @fn runs with
  * preemption disabled and must not sleep.
- * Return: 0 once the range was walked; @fn's nonzero return; -EINVAL for
- * unknown @flags, a NULL @fn or an empty range; -EINTR if a fatal signal
- * is pending (checked between chunks).
+ * Return: 0 once the range was walked (also when nothing of it is in the
+ * kernel half); @fn's nonzero return; -EINVAL for unknown @flags, a NULL
+ * @fn, or a nonzero @end not above @start; -EINTR if a fatal signal is
+ * pending (checked between chunks).
  */
 int pte_attrs_walk(unsigned long start, unsigned long end, unsigned int flags,
 		   int (*fn)(const struct pte_attrs_leaf *leaf, void *data),

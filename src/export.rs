@@ -135,8 +135,8 @@ fn pg_level(level: Level) -> c_uint {
 /// kernel half whose first address is in `[start, end)` (`end == 0`: the
 /// end of the address space), in steps; see the header.
 ///
-/// Returns 0, `f`'s nonzero return, `-EINVAL` (unknown flags, no `f`, an
-/// empty range) or `-EINTR` (fatal signal).
+/// Returns 0, `f`'s nonzero return, `-EINVAL` (unknown flags, no `f`, a
+/// nonzero `end` not above `start`) or `-EINTR` (fatal signal).
 ///
 /// `f` is the C callback, `int (*)(const struct pte_attrs_leaf *, void
 /// *)`, as an opaque pointer: it is called from C
