@@ -28,7 +28,7 @@ if [ ! -e "$PA_DIR/audit" ]; then
 	ktap_skip_all "no $PA_DIR/audit in this build of the module"
 	exit "$KSFT_SKIP"
 fi
-ktap_set_plan 12
+ktap_set_plan 13
 ex_defaults
 knob evict 1
 knob alias 0 2>/dev/null
@@ -260,6 +260,25 @@ if [ -e "$(pa_ko pte_attrs_sample)" ]; then
 else
 	ktap_test_skip "the exported walker agrees with the audit's census: no sample module"
 fi
+
+# --- The alias is removed at unload --------------------------------------
+# vmallocinfo lists live vmap areas (real addresses for root with
+# kptr_restrict=1); a lazily freed one shows as "unpurged vm_area".
+live_area() {
+	kr=$(cat /proc/sys/kernel/kptr_restrict)
+	echo 1 >/proc/sys/kernel/kptr_restrict
+	awk -v a="x$1" '$0 !~ /unpurged/ { split($1, r, "-") }
+		$0 !~ /unpurged/ && "x" r[1] <= a && a < "x" r[2] { print }' /proc/vmallocinfo
+	echo "$kr" >/proc/sys/kernel/kptr_restrict
+}
+knob alias 1
+addr=$(sed -n 's/^addr=//p' "$PA_DIR/alias")
+before=$(live_area "$addr")
+pa_unload
+after=$(live_area "$addr")
+pa_load
+ktap_print_msg "alias at $addr: ${before:-no vmap area} before unload, ${after:-none} after"
+ktap_check "the alias is unmapped at unload" test -n "$before" -a -z "$after"
 
 ex_defaults
 ktap_finished
