@@ -11,8 +11,10 @@
 #[path = "../src/pure"]
 mod pure {
     pub(crate) mod attrs;
+    pub(crate) mod audit;
     pub(crate) mod config;
     pub(crate) mod gem;
+    pub(crate) mod kwalk;
     pub(crate) mod latency;
     pub(crate) mod parse;
     pub(crate) mod ratelimit;

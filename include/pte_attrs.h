@@ -95,4 +95,63 @@ int pte_attrs_lookup(unsigned long addr, struct pte_attrs_info *info);
  */
 const char *pte_attrs_cache_mode_name(int mode);
 
+/**
+ * struct pte_attrs_leaf - one leaf entry of the kernel's page tables
+ * @addr:	the first virtual address it maps
+ * @level:	enum pg_level: PG_LEVEL_4K, PG_LEVEL_2M or PG_LEVEL_1G
+ * @pv:		the entry through the paravirt *_val hook of its level
+ *		(pte_val(): what the kernel sees; under Xen PV a frame with
+ *		no pseudo-physical frame reads as not present here)
+ * @raw:	the entry as stored (native_pte_val(): a machine frame under
+ *		Xen PV; what pte_flags() reads)
+ * @cache_mode:	enum page_cache_mode of @pv through the live PAT table, or
+ *		-1 if the table does not say
+ */
+struct pte_attrs_leaf {
+	unsigned long addr;
+	unsigned int level;
+	u64 pv;
+	u64 raw;
+	int cache_mode;
+};
+
+/*
+ * pte_attrs_walk() @flags: also visit leaves that are not present but not
+ * empty (CPA's set_memory_np(), DEBUG_PAGEALLOC), as /proc/meminfo's
+ * DirectMap counters count them.
+ */
+#define PTE_ATTRS_WALK_NOT_PRESENT 0x1
+
+/**
+ * pte_attrs_walk() - visit every leaf entry of the kernel half
+ * @start: first address; raised to the start of the kernel half
+ * @end: first address after the range; 0 for the end of the address space
+ * @flags: 0 or PTE_ATTRS_WALK_NOT_PRESENT
+ * @fn: called for each leaf (present, or with the flag not empty) whose
+ *	first address is in [@start, @end), in address order; a nonzero
+ *	return stops the walk and is returned
+ * @data: passed to @fn
+ *
+ * The module's own walk of the kernel's tables from the top (as
+ * pte_attrs_lookup() does: no-fault reads, table pointers through the
+ * paravirt view, never the user half or the hypervisor guard hole), in
+ * chunks of a few thousand entries with preemption disabled, yielding the
+ * CPU (cond_resched()) between chunks. A table entry that points to the
+ * same table as the one before it is not followed again (KASAN's early
+ * shadow maps terabytes through one table per level). Tables may change
+ * during the walk: each leaf is as it was when read, and a leaf can be
+ * missed or seen twice only if the tables change under the walk. The
+ * same race as pte_attrs_lookup() applies to freed table pages.
+ *
+ * Context: process context, may sleep between chunks; @fn runs with
+ * preemption disabled and must not sleep.
+ * Return: 0 once the range was walked (also when nothing of it is in the
+ * kernel half); @fn's nonzero return; -EINVAL for unknown @flags, a NULL
+ * @fn, or a nonzero @end not above @start; -EINTR if a fatal signal is
+ * pending (checked between chunks).
+ */
+int pte_attrs_walk(unsigned long start, unsigned long end, unsigned int flags,
+		   int (*fn)(const struct pte_attrs_leaf *leaf, void *data),
+		   void *data);
+
 #endif /* _PTE_ATTRS_H */

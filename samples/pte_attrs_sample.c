@@ -5,7 +5,9 @@
  * them again, put it back to write-back and read them a third time. The
  * module refuses to load unless each reading is what it should be
  * (WB, UC-, WB), and unless addresses that are not kernel addresses are
- * refused with -EINVAL.
+ * refused with -EINVAL. Then it counts the direct map's leaves per level
+ * with pte_attrs_walk() (not-present ones included, as /proc/meminfo's
+ * DirectMap counters count them) and logs the counts.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -75,12 +77,58 @@ static int expect_refusals(void)
 	return 0;
 }
 
+/* Leaves per level: PG_LEVEL_4K, PG_LEVEL_2M, PG_LEVEL_1G. */
+struct leaf_counts {
+	unsigned long n[3];
+};
+
+static int count_leaf(const struct pte_attrs_leaf *leaf, void *data)
+{
+	struct leaf_counts *c = data;
+
+	switch (leaf->level) {
+	case PG_LEVEL_4K:
+		c->n[0]++;
+		break;
+	case PG_LEVEL_2M:
+		c->n[1]++;
+		break;
+	case PG_LEVEL_1G:
+		c->n[2]++;
+		break;
+	default:
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The direct map, [PAGE_OFFSET, VMALLOC_START): its leaves per level. */
+static int count_direct_map(void)
+{
+	struct leaf_counts c = { };
+	int ret;
+
+	ret = pte_attrs_walk(PAGE_OFFSET, VMALLOC_START,
+			     PTE_ATTRS_WALK_NOT_PRESENT, count_leaf, &c);
+	if (ret) {
+		pr_err("pte_attrs_walk() of the direct map failed: %d\n", ret);
+		return ret;
+	}
+	pr_info("walk of the direct map: 4K=%lu 2M=%lu 1G=%lu\n",
+		c.n[0], c.n[1], c.n[2]);
+	return 0;
+}
+
 static int __init pte_attrs_sample_init(void)
 {
 	struct page *page;
 	int ret, restore;
 
 	ret = expect_refusals();
+	if (ret)
+		return ret;
+
+	ret = count_direct_map();
 	if (ret)
 		return ret;
 

@@ -7,7 +7,7 @@ DIR=$(dirname "$(readlink -f "$0")")
 . "$DIR/pte_attrs_lib.sh"
 
 ktap_print_header
-ktap_set_plan 9
+ktap_set_plan 10
 pa_load
 ex_defaults
 knob evict 1
@@ -50,6 +50,12 @@ ktap_check "pages_array: 8 iterations make at most one refusal line in the kerne
 
 ex_run set_memory pages=16 iterations=8
 scenario_ok set_memory
+# The direct map's leaves before and after the run (issue 12): a CPA run
+# splits large pages and 6.12 never joins them, so 4K never shrinks.
+dmap4k() { sed -n "s/^direct_map\.$1=4K=\([0-9]*\) .*/\1/p" "$PA_DIR/results"; }
+ktap_print_msg "$(grep '^direct_map\.' "$PA_DIR/results" | tr '\n' ' ')"
+ktap_check "results has the direct map's 4K/2M/1G counts before and after the run, 4K not fewer after" \
+	test -n "$(dmap4k before)" -a -n "$(dmap4k after)" -a "$(dmap4k after)" -ge "$(dmap4k before)"
 
 ex_run ioremap iterations=2
 scenario_ok ioremap

@@ -14,8 +14,10 @@
 //! - `control`: the stop request and `hold`, shared with the workers;
 //! - `worker`: the scenarios' bodies, one worker's share of a run;
 //! - `run`: the knobs' values, the run state machine, the worker threads;
-//! - `results`: the `results` file.
+//! - `results`: the `results` file;
+//! - `audit`: the audit of the kernel half and the deliberate alias.
 
+pub(crate) mod audit;
 pub(crate) mod control;
 pub(crate) mod gem_mmap;
 pub(crate) mod page_set;

@@ -7,12 +7,17 @@
 //! header declares those and `struct pte_attrs_info`, whose layout
 //! [`PteAttrsInfo`] mirrors.
 
+use core::ops::ControlFlow;
 use kernel::bindings;
 use kernel::error::code::*;
-use kernel::ffi::{c_char, c_int, c_uint, c_ulong};
+
+use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 
 use crate::pure::attrs::{self, CacheMode, Level};
+use crate::pure::kwalk::{KernelWalk, Leaf, Step};
 use crate::sys::accessor;
+use crate::sys::ffi;
+use crate::sys::kmap::{self, STEP_BUDGET};
 
 /// `struct pte_attrs_info` of `include/pte_attrs.h`.
 #[repr(C)]
@@ -103,4 +108,100 @@ pub(crate) extern "C" fn pte_attrs_rs_cache_mode_name(mode: c_int) -> *const c_c
         None => b"?\0",
     };
     name.as_ptr().cast()
+}
+
+/// `struct pte_attrs_leaf` of `include/pte_attrs.h`.
+#[repr(C)]
+pub(crate) struct PteAttrsLeaf {
+    addr: c_ulong,
+    level: c_uint,
+    pv: u64,
+    raw: u64,
+    cache_mode: c_int,
+}
+
+/// `PTE_ATTRS_WALK_NOT_PRESENT`.
+const WALK_NOT_PRESENT: c_uint = 0x1;
+
+fn pg_level(level: Level) -> c_uint {
+    match level {
+        Level::K4 => bindings::pg_level_PG_LEVEL_4K,
+        Level::M2 => bindings::pg_level_PG_LEVEL_2M,
+        Level::G1 => bindings::pg_level_PG_LEVEL_1G,
+    }
+}
+
+/// `pte_attrs_walk()`: calls `f(leaf, data)` for every leaf of the
+/// kernel half whose first address is in `[start, end)` (`end == 0`: the
+/// end of the address space), in steps; see the header.
+///
+/// Returns 0, `f`'s nonzero return, `-EINVAL` (unknown flags, no `f`, a
+/// nonzero `end` not above `start`) or `-EINTR` (fatal signal).
+///
+/// `f` is the C callback, `int (*)(const struct pte_attrs_leaf *, void
+/// *)`, as an opaque pointer: it is called from C
+/// (`pte_attrs_glue_walk_leaf()`), whose kCFI type hash is the callback's.
+///
+/// # Safety
+///
+/// `f` must be null or such a function, which may be called, with
+/// preemption disabled, with a valid leaf and `data`, any number of times
+/// while this runs; the caller is in process context (this sleeps between
+/// steps).
+#[no_mangle]
+pub(crate) unsafe extern "C" fn pte_attrs_rs_walk(
+    start: c_ulong,
+    end: c_ulong,
+    flags: c_uint,
+    f: *const c_void,
+    data: *mut c_void,
+) -> c_int {
+    if f.is_null() {
+        return EINVAL.to_errno();
+    }
+    if flags & !WALK_NOT_PRESENT != 0 || (end != 0 && start >= end) {
+        return EINVAL.to_errno();
+    }
+    let mut walk = KernelWalk::new(
+        accessor::layout(),
+        accessor::masks(),
+        start as u64,
+        end as u64,
+    );
+    if flags & WALK_NOT_PRESENT != 0 {
+        walk = walk.with_not_present();
+    }
+    let mut ret: c_int = 0;
+    let r = kmap::drive(&mut walk, |w, root, t| {
+        let mut visit = |l: &Leaf| {
+            let leaf = PteAttrsLeaf {
+                addr: l.addr as c_ulong,
+                level: pg_level(l.level),
+                pv: l.pv,
+                raw: l.raw,
+                cache_mode: accessor::decode(l.pv, l.level)
+                    .cache_mode()
+                    .map_or(-1, |m| c_int::from(m as u8)),
+            };
+            // SAFETY: `f` is a non-null callback that may be called with a
+            // valid leaf and `data`, with preemption disabled (the
+            // function's contract); `leaf` is a `struct pte_attrs_leaf`.
+            ret = unsafe {
+                ffi::pte_attrs_glue_walk_leaf(f, core::ptr::from_ref(&leaf).cast(), data)
+            };
+            if ret != 0 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        match w.step(root, t, &mut visit, STEP_BUDGET) {
+            Step::More => ControlFlow::Continue(()),
+            Step::Stopped | Step::Done => ControlFlow::Break(()),
+        }
+    });
+    match r {
+        Err(e) => e.to_errno(),
+        Ok(()) => ret,
+    }
 }

@@ -6,18 +6,26 @@
  */
 #include <linux/export.h>
 #include <linux/gfp.h>
+#include <linux/ioport.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/vmalloc.h>
 #include <linux/page-flags.h>
 #include <linux/preempt.h>
 #include <linux/sched/task.h>
 #include <linux/uaccess.h>
 #include <asm/cpufeature.h>
+#include <asm/fixmap.h>
+#ifdef CONFIG_KASAN
+#include <asm/kasan.h>
+#endif
 #include <asm/memtype.h>
 #include <asm/msr.h>
 #include <asm/nospec-branch.h>
 #include <asm/paravirt.h>
 #include <asm/pgtable.h>
+#include <asm/pgtable_areas.h>
 #include <asm/processor.h>
 #include <pte_attrs.h>
 
@@ -147,41 +155,100 @@ struct task_struct *pte_attrs_glue_kthread_run(int (*fn)(void *), void *data,
 }
 
 /*
- * The kernel's memtype record of RAM page @pfn, as get_page_memtype()
- * (arch/x86/mm/pat/memtype.c, static there) reads it from the page flags:
- * an enum page_cache_mode (WB, WC, UC-, WT), or -1 where no record is
- * kept (no PAT, PAT disabled, no struct page). *@run is how many pages
- * from @pfn on, at most @max (at least 1), have the same answer. A racy
- * read of the flags of a valid pfn is safe: its memmap always exists.
+ * The audit's regions as [start, end) pairs, PTE_ATTRS_R_NR of them (the
+ * order of src/sys/kmap.rs); a region this kernel does not have is 0, 0.
  */
-int pte_attrs_glue_page_memtype(unsigned long pfn, unsigned long max,
-				unsigned long *run)
+void pte_attrs_glue_regions(u64 *b)
 {
-#ifdef CONFIG_X86_PAT
-	const unsigned long mask = BIT(PG_arch_1) | BIT(PG_arch_2);
-	unsigned long bits, i;
-
-	*run = 1;
-	if (!pat_enabled() || !pfn_valid(pfn))
-		return -1;
-	bits = READ_ONCE(pfn_to_page(pfn)->flags) & mask;
-	for (i = 1; i < max; i++) {
-		if (!pfn_valid(pfn + i) ||
-		    (READ_ONCE(pfn_to_page(pfn + i)->flags) & mask) != bits)
-			break;
-	}
-	*run = i;
-	if (bits == 0)
-		return _PAGE_CACHE_MODE_WB;
-	if (bits == BIT(PG_arch_1))
-		return _PAGE_CACHE_MODE_WC;
-	if (bits == BIT(PG_arch_2))
-		return _PAGE_CACHE_MODE_UC_MINUS;
-	return _PAGE_CACHE_MODE_WT;
+	memset(b, 0, 2 * PTE_ATTRS_R_NR * sizeof(*b));
+	b[2 * PTE_ATTRS_R_DIRECT] = PAGE_OFFSET;
+	/* The unused gap after the direct map is walked as part of it. */
+	b[2 * PTE_ATTRS_R_DIRECT + 1] = VMALLOC_START;
+	b[2 * PTE_ATTRS_R_VMALLOC] = VMALLOC_START;
+	b[2 * PTE_ATTRS_R_VMALLOC + 1] = VMALLOC_END + 1;
+	b[2 * PTE_ATTRS_R_VMEMMAP] = VMEMMAP_START;
+#ifdef CONFIG_KASAN
+	b[2 * PTE_ATTRS_R_VMEMMAP + 1] = KASAN_SHADOW_START;
+	b[2 * PTE_ATTRS_R_KASAN] = KASAN_SHADOW_START;
+	b[2 * PTE_ATTRS_R_KASAN + 1] = KASAN_SHADOW_END;
 #else
-	*run = max ? max : 1;
-	return -1;
+	b[2 * PTE_ATTRS_R_VMEMMAP + 1] = CPU_ENTRY_AREA_BASE;
 #endif
+	b[2 * PTE_ATTRS_R_CPU_ENTRY] = CPU_ENTRY_AREA_BASE;
+	b[2 * PTE_ATTRS_R_CPU_ENTRY + 1] = CPU_ENTRY_AREA_BASE + CPU_ENTRY_AREA_MAP_SIZE;
+	b[2 * PTE_ATTRS_R_FIXMAP] = FIXADDR_START;
+	/* Slot 0 is at FIXADDR_TOP. */
+	b[2 * PTE_ATTRS_R_FIXMAP + 1] = FIXADDR_TOP + PAGE_SIZE;
+	b[2 * PTE_ATTRS_R_MODULES] = MODULES_VADDR;
+	b[2 * PTE_ATTRS_R_MODULES + 1] = MODULES_END;
+	b[2 * PTE_ATTRS_R_TEXT] = __START_KERNEL_map;
+	b[2 * PTE_ATTRS_R_TEXT + 1] = MODULES_VADDR;
+	b[2 * PTE_ATTRS_R_LDT] = LDT_BASE_ADDR;
+	b[2 * PTE_ATTRS_R_LDT + 1] = LDT_END_ADDR;
+#ifdef CONFIG_X86_ESPFIX64
+	b[2 * PTE_ATTRS_R_ESPFIX] = ESPFIX_BASE_ADDR;
+	b[2 * PTE_ATTRS_R_ESPFIX + 1] = ESPFIX_BASE_ADDR + P4D_SIZE;
+#endif
+#ifdef CONFIG_EFI
+	b[2 * PTE_ATTRS_R_EFI] = EFI_VA_END;
+	b[2 * PTE_ATTRS_R_EFI + 1] = EFI_VA_START;
+#endif
+}
+
+struct pte_attrs_ram {
+	u64 *pairs;
+	int n, max;
+};
+
+static int pte_attrs_ram_one(struct resource *r, void *arg)
+{
+	struct pte_attrs_ram *s = arg;
+	u64 lo = PFN_UP(r->start), hi = PFN_DOWN(r->end + 1);
+
+	if (lo >= hi)
+		return 0;
+	if (s->n < s->max) {
+		s->pairs[2 * s->n] = lo;
+		s->pairs[2 * s->n + 1] = hi;
+	}
+	s->n++;
+	return 0;
+}
+
+/*
+ * "System RAM" as pfn ranges [first, end), in address order, rounded as
+ * walk_system_ram_range() rounds them (which is not exported). Returns how
+ * many there are: more than @max means the ones after @max were left out.
+ */
+int pte_attrs_glue_ram_ranges(u64 *pairs, int max)
+{
+	struct pte_attrs_ram s = { pairs, 0, max };
+
+	walk_iomem_res_desc(IORES_DESC_NONE,
+			    IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY, 0, -1, &s,
+			    pte_attrs_ram_one);
+	return s.n;
+}
+
+/*
+ * The audit's deliberate alias: a second, WC mapping of a page the module
+ * owns. vmap() reserves no memtype, so the record and the direct map stay
+ * WB: the attribute alias the audit must find. NULL on failure.
+ */
+void *pte_attrs_glue_vmap_wc(struct page *page)
+{
+	return vmap(&page, 1, VM_MAP, pgprot_writecombine(PAGE_KERNEL));
+}
+
+bool pte_attrs_glue_fatal_signal(void)
+{
+	return fatal_signal_pending(current);
+}
+
+/* The kernel's direct-map limits of the walk: VMALLOC_START. */
+unsigned long pte_attrs_glue_vmalloc_start(void)
+{
+	return VMALLOC_START;
 }
 
 /*
@@ -265,3 +332,70 @@ const char *pte_attrs_cache_mode_name(int mode)
 	return pte_attrs_rs_cache_mode_name(mode);
 }
 EXPORT_SYMBOL_GPL(pte_attrs_cache_mode_name);
+
+int pte_attrs_walk(unsigned long start, unsigned long end, unsigned int flags,
+		   int (*fn)(const struct pte_attrs_leaf *leaf, void *data),
+		   void *data)
+{
+	if (!fn)
+		return -EINVAL;
+	return pte_attrs_rs_walk(start, end, flags, (const void *)fn, data);
+}
+EXPORT_SYMBOL_GPL(pte_attrs_walk);
+
+/*
+ * The kernel's memtype record of RAM page @pfn, as get_page_memtype()
+ * (arch/x86/mm/pat/memtype.c, static there) reads it from the page flags:
+ * an enum page_cache_mode, or -1 where no record is kept (no PAT, PAT
+ * disabled, no struct page). *@run is how many pages from @pfn on, at most
+ * @max (at least 1), have the same answer; pfn_valid() holds per
+ * memory-map subsection, so it is asked once per subsection.
+ */
+int pte_attrs_glue_page_memtype_run(unsigned long pfn, unsigned long max,
+				    unsigned long *run)
+{
+#ifdef CONFIG_X86_PAT
+	const unsigned long mask = BIT(PG_arch_1) | BIT(PG_arch_2);
+	unsigned long bits, i;
+
+	*run = 1;
+	if (!pat_enabled() || !pfn_valid(pfn))
+		return -1;
+	bits = READ_ONCE(pfn_to_page(pfn)->flags) & mask;
+	for (i = 1; i < max; i++) {
+		unsigned long p = pfn + i;
+
+		if (!(p & (PAGES_PER_SUBSECTION - 1)) && !pfn_valid(p))
+			break;
+		if ((READ_ONCE(pfn_to_page(p)->flags) & mask) != bits)
+			break;
+	}
+	*run = i;
+	if (bits == 0)
+		return _PAGE_CACHE_MODE_WB;
+	if (bits == BIT(PG_arch_1))
+		return _PAGE_CACHE_MODE_WC;
+	if (bits == BIT(PG_arch_2))
+		return _PAGE_CACHE_MODE_UC_MINUS;
+	return _PAGE_CACHE_MODE_WT;
+#else
+	*run = max ? max : 1;
+	return -1;
+#endif
+}
+
+/*
+ * The callback of pte_attrs_walk(), called from C: the kCFI check of an
+ * indirect call is the caller's type hash, and only C's matches a C
+ * callback's (Rust encodes its own pointer types).
+ */
+int pte_attrs_glue_walk_leaf(const void *fn, const struct pte_attrs_leaf *leaf,
+			     void *data)
+{
+	int (*f)(const struct pte_attrs_leaf *leaf, void *data) = fn;
+
+	return f(leaf, data);
+}
+
+/* src/sys/kmap.rs: REGION_KINDS has one kind per region, in this order. */
+static_assert(PTE_ATTRS_R_NR == 11);

@@ -10,11 +10,14 @@
 #include <asm/pgtable_types.h>
 
 struct pte_attrs_info;
+struct pte_attrs_leaf;
 
 /* src/export.rs, behind the exported functions of include/pte_attrs.h. */
 pgprot_t pte_attrs_rs(pte_t pte);
 int pte_attrs_rs_lookup(unsigned long addr, struct pte_attrs_info *info);
 const char *pte_attrs_rs_cache_mode_name(int mode);
+int pte_attrs_rs_walk(unsigned long start, unsigned long end,
+		      unsigned int flags, const void *fn, void *data);
 
 bool pte_attrs_glue_xenpv(void);
 int pte_attrs_glue_pat_msr(u64 *val);
@@ -37,8 +40,31 @@ void *pte_attrs_glue_page_address(struct page *page);
 struct page *pte_attrs_glue_nth_page(struct page *page, unsigned long n);
 struct task_struct *pte_attrs_glue_kthread_run(int (*fn)(void *), void *data,
 					       const char *name, unsigned int id);
-int pte_attrs_glue_page_memtype(unsigned long pfn, unsigned long max,
-				unsigned long *run);
+
+/* The audit's regions, in this order (src/sys/kmap.rs: REGION_KINDS). */
+enum {
+	PTE_ATTRS_R_DIRECT,
+	PTE_ATTRS_R_VMALLOC,
+	PTE_ATTRS_R_VMEMMAP,
+	PTE_ATTRS_R_CPU_ENTRY,
+	PTE_ATTRS_R_FIXMAP,
+	PTE_ATTRS_R_MODULES,
+	PTE_ATTRS_R_TEXT,
+	PTE_ATTRS_R_LDT,
+	PTE_ATTRS_R_KASAN,
+	PTE_ATTRS_R_ESPFIX,
+	PTE_ATTRS_R_EFI,
+	PTE_ATTRS_R_NR
+};
+void pte_attrs_glue_regions(u64 *b);
+int pte_attrs_glue_ram_ranges(u64 *pairs, int max);
+void *pte_attrs_glue_vmap_wc(struct page *page);
+bool pte_attrs_glue_fatal_signal(void);
+unsigned long pte_attrs_glue_vmalloc_start(void);
+int pte_attrs_glue_walk_leaf(const void *fn, const struct pte_attrs_leaf *leaf,
+			     void *data);
+int pte_attrs_glue_page_memtype_run(unsigned long pfn, unsigned long max,
+				    unsigned long *run);
 
 u64 pte_attrs_bench_pte_flags(const u64 *v, size_t n);
 u64 pte_attrs_bench_pte_val(const u64 *v, size_t n);

@@ -18,6 +18,7 @@
 //! `crate::bench`, `crate::sys` and `crate::pure`.
 
 pub(crate) mod accessor;
+pub(crate) mod audit;
 pub(crate) mod config;
 pub(crate) mod control;
 pub(crate) mod report;

@@ -13,6 +13,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use bench::Bench;
+use exerciser::audit::Auditor;
 use exerciser::Exerciser;
 use knobs::{config, control, report};
 use sys::accessor;
@@ -42,6 +43,7 @@ struct PteAttrsModule {
     dir: Option<debugfs::Dir>,
     ex: Arc<Exerciser>,
     bench: Arc<Bench>,
+    auditor: Arc<Auditor>,
     /// Holds a reference on `ex`, given up after the shrinker is freed.
     shrinker: Option<Shrinker<Exerciser>>,
 }
@@ -61,6 +63,7 @@ impl kernel::Module for PteAttrsModule {
         let ex = Exerciser::new()?;
         let shrinker = Shrinker::register(c_str!("pte_attrs-pool"), ex.clone())?;
         let bench = Bench::new()?;
+        let auditor = Auditor::new()?;
         // From here on a failure goes through `Drop` (which stops a run a
         // file may already have started); `dir`, declared after it, is
         // dropped first.
@@ -69,6 +72,7 @@ impl kernel::Module for PteAttrsModule {
             dir: None,
             ex,
             bench,
+            auditor,
             shrinker: Some(shrinker),
         };
         let gem = exerciser::gem_mmap::GemDevice::new()?;
@@ -168,6 +172,18 @@ impl kernel::Module for PteAttrsModule {
                 gem: gem.stats_view(),
             },
         )?;
+        let auditor = this.auditor.clone();
+        dir.file(
+            c_str!("audit"),
+            Access::ReadWrite,
+            knobs::audit::AuditFile { auditor },
+        )?;
+        let auditor = this.auditor.clone();
+        dir.file(
+            c_str!("alias"),
+            Access::ReadWrite,
+            knobs::audit::AliasFile { auditor },
+        )?;
         // The last step that can fail: opens of /dev/pte_attrs may start
         // once it is registered, so nothing may fail after it (a failure
         // here drops `dir` with no file of it ever opened).
@@ -191,6 +207,7 @@ impl Drop for PteAttrsModule {
         // then the shrinker that could still be evicting it.
         drop(self.gem.take());
         drop(self.dir.take());
+        self.auditor.drop_alias();
         let (evicted, not_wb) = self.ex.shutdown();
         drop(self.shrinker.take());
         pr_info!(

@@ -9,8 +9,10 @@
 //! and its siblings.
 
 pub(crate) mod attrs;
+pub(crate) mod audit;
 pub(crate) mod config;
 pub(crate) mod gem;
+pub(crate) mod kwalk;
 pub(crate) mod latency;
 pub(crate) mod parse;
 pub(crate) mod ratelimit;

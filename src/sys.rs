@@ -16,6 +16,8 @@
 //! - `mem`: zeroed counters off the stack, `si_mem_available()`;
 //! - `page`: `Block` (pages from the allocator) and `Pages` (blocks with
 //!   their `struct page` array);
+//! - `kmap`: the whole kernel half: regions, "System RAM", the walk in
+//!   steps, the direct map's answers, `WcAlias` (the audit's own alias);
 //! - `cpa`: `set_pages_*`, `set_pages_array_*`, `set_memory_*` on those;
 //! - `accessor`: the patched paravirt `pte_val` call site, the live PAT
 //!   table, the no-fault walk of the kernel's tables;
@@ -34,6 +36,7 @@ pub(crate) mod ffi;
 pub(crate) mod gem_bar;
 pub(crate) mod gem_pages;
 pub(crate) mod io;
+pub(crate) mod kmap;
 pub(crate) mod log;
 pub(crate) mod mem;
 pub(crate) mod miscdev;

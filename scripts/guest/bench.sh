@@ -47,6 +47,50 @@ EOF_R
 	awk -v on="$on" -v off="$off" 'BEGIN { printf "verify_runs_on_over_off=%.3f\n", on / off }'
 } >>$kv
 
+# The audit (issue 12) against ptdump's walk of the same tables: a full
+# `echo 1 > audit` (the whole kernel half, findings included) against
+# `cat page_tables/kernel > /dev/null` as the user sees them, interleaved,
+# AR of each per measurement (busybox has only /proc/uptime's 10 ms
+# clock), median of 7. The audit also times itself in the kernel
+# (elapsed_ns of its report) and says its memory (memory_bytes).
+PT=/sys/kernel/debug/page_tables/kernel
+if [ -e $D/audit ] && [ -r $PT ]; then
+	up() { cut -d' ' -f1 /proc/uptime; }
+	AR=10
+	: >/tmp/ta
+	: >/tmp/tp
+	: >/tmp/tk
+	for round in 1 2 3 4 5 6 7; do
+		if [ $((round % 2)) = 1 ]; then order="a p"; else order="p a"; fi
+		for w in $order; do
+			s=$(up)
+			i=0
+			while [ $i -lt $AR ]; do
+				if [ $w = a ]; then
+					echo 1 >$D/audit
+				else
+					cat $PT >/dev/null
+				fi
+				i=$((i + 1))
+			done
+			e=$(up)
+			awk -v s="$s" -v e="$e" -v r=$AR 'BEGIN { printf "%.0f\n", (e - s) * 1e9 / r }' >>/tmp/t$w
+		done
+		sed -n 's/^elapsed_ns=//p' $D/audit >>/tmp/tk
+	done
+	a=$(med /tmp/ta)
+	p=$(med /tmp/tp)
+	{
+		awk -v a="$a" -v p="$p" 'BEGIN { printf "audit_over_ptdump=%.3f\n", (p > 0 ? a / p : 0) }'
+		echo "audit_ns=$a"
+		echo "ptdump_ns=$p"
+		echo "ptdump_bytes=$(cat $PT | wc -c)"
+		echo "audit_kernel_ns=$(med /tmp/tk)"
+		echo "audit_entries=$(sed -n 's/^entries=//p' $D/audit)"
+		echo "audit_memory_bytes=$(sed -n 's/^memory_bytes=//p' $D/audit)"
+	} >>$kv
+fi
+
 # The table.
 get() { sed -n "s/^$1=\([^ ]*\).*/\1/p" $kv; }
 echo
@@ -70,5 +114,13 @@ echo
 echo "verification of set_memory, 1024 pages x 8 x 4 transitions (median of 9 runs):"
 echo "  check time / CPA time in the same run:  $(get verify_overhead)"
 echo "  whole runs, verify on / off:            $(get verify_runs_on_over_off) ($on / $off ns)"
+if [ -n "$(get audit_over_ptdump)" ]; then
+	echo
+	echo "audit of the kernel half against ptdump's page_tables/kernel (median of 7, x$AR each):"
+	echo "  audit / ptdump:  $(get audit_over_ptdump) ($(get audit_ns) / $(get ptdump_ns) ns;" \
+		"$(get ptdump_bytes) bytes of ptdump text)"
+	echo "  audit in the kernel: $(get audit_kernel_ns) ns over $(get audit_entries) entries;" \
+		"memory $(get audit_memory_bytes) bytes"
+fi
 echo
 cat $kv

@@ -32,6 +32,11 @@ impl Exerciser {
             Some(s) => s.write_kv(w, c.scenario)?,
             None => writeln!(w, "ops=0")?,
         }
+        for (when, counts) in ["before", "after"].iter().zip(runs.dmap) {
+            if let Some([k4, m2, g1]) = counts {
+                writeln!(w, "direct_map.{when}=4K={k4} 2M={m2} 1G={g1}")?;
+            }
+        }
         if c.scenario == Scenario::Ioremap && runs.stats.is_some() {
             let f = &runs.ioremap;
             writeln!(w, "ioremap.device={}", cstr_field(&f.dev))?;

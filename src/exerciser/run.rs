@@ -23,6 +23,7 @@ use crate::exerciser::worker::{self, ioremap_slice, IoremapFacts};
 use crate::pure::config::{Config, Scenario};
 use crate::pure::parse::cstr_field;
 use crate::pure::run_stats::RunStats;
+use crate::sys::kmap;
 use crate::sys::log::{pr_err_rl, pr_info_rl};
 use crate::sys::mem;
 use crate::sys::pci::{BarRefusal, ClaimedBar};
@@ -84,6 +85,10 @@ pub(crate) struct Runs {
     started: Option<Instant>,
     pub(crate) elapsed_ns: u64,
     pub(crate) ioremap: IoremapFacts,
+    /// The direct map's 4K/2M/1G leaves (as `/proc/meminfo` counts them)
+    /// before and after the run: the fragmentation it caused. `None` if
+    /// the walk was interrupted.
+    pub(crate) dmap: [Option<[u64; 3]>; 2],
 }
 
 /// The exerciser: knobs' values, the run, the GEM pool.
@@ -125,6 +130,7 @@ impl Exerciser {
                         started: None,
                         elapsed_ns: 0,
                         ioremap: IoremapFacts::default(),
+                        dmap: [None; 2],
                     },
                     "pte_attrs::runs"
                 ),
@@ -215,6 +221,8 @@ impl Exerciser {
             None
         };
         let stats = mem::zeroed::<RunStats>().map_err(|_| (ENOMEM, "no memory for the results"))?;
+        // Before the run, with no lock held (a walk of the direct map).
+        let dmap_before = kmap::direct_map_census().ok();
         // Room for every worker's task, made before any starts and owned by
         // this task while it spawns: no thread is created without a place
         // for it.
@@ -238,6 +246,7 @@ impl Exerciser {
                 runs.ioremap.start = c.start();
                 runs.ioremap.size = ioremap_slice(c.size(), cfg.threads);
             }
+            runs.dmap = [dmap_before, None];
             runs.started = Some(Instant::now());
             runs.elapsed_ns = 0;
             let old = core::mem::take(&mut runs.tasks);
@@ -348,6 +357,12 @@ impl Exerciser {
             return;
         }
         runs.elapsed_ns = runs.started.map_or(0, Instant::elapsed_ns);
+        // The census after the run, with the lock dropped: the run stays
+        // `Running` (nothing else touches it) until it is recorded.
+        drop(runs);
+        let after = kmap::direct_map_census().ok();
+        let mut runs = self.runs.lock();
+        runs.dmap[1] = after;
         runs.state = if self.ctl.stop_requested() {
             State::Stopped
         } else {
@@ -398,6 +413,7 @@ impl Exerciser {
         runs.ioremap = IoremapFacts::default();
         runs.elapsed_ns = 0;
         runs.started = None;
+        runs.dmap = [None; 2];
         runs.cfg = cfg;
         drop(runs);
         self.pool.with_evictions(|e| e.reset());

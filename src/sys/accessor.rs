@@ -44,6 +44,7 @@ use crate::pure::attrs::{
     self, AddrClass, CacheMode, Level, PatTable, PteAttrs, PteMasks, TableLevel, VaLayout,
     WalkError,
 };
+use crate::pure::kwalk;
 use crate::sys::ffi;
 
 /// Whether the kernel runs as Xen PV, where the hooks are not the
@@ -393,13 +394,38 @@ fn table_val(raw: u64, level: TableLevel) -> u64 {
     }
 }
 
-/// The kernel's page tables as [`attrs::walk`] reads them.
+/// The kernel's page tables as [`attrs::walk`] and the full walk
+/// ([`crate::pure::kwalk::KernelWalk`]) read them.
 ///
 /// `ram_end` is where RAM's direct map ends (physical); 0 where no table
 /// pointer is followed (single reads).
-struct KernelTables {
+pub(crate) struct KernelTables {
     page_offset: u64,
     ram_end: u64,
+}
+
+impl KernelTables {
+    /// The tables as a walk reads them now (RAM's end is read again:
+    /// memory hotplug moves it).
+    pub(in crate::sys) fn for_walk() -> Self {
+        KernelTables {
+            page_offset: PAGE_OFFSET.load(Ordering::Relaxed),
+            // SAFETY: reads one kernel variable; no preconditions.
+            ram_end: unsafe { ffi::pte_attrs_glue_direct_map_end() },
+        }
+    }
+}
+
+impl kwalk::Leaves for KernelTables {
+    fn read_run(&mut self, slot: u64, out: &mut [u64]) -> bool {
+        // SAFETY: `copy_from_kernel_nofault()` may be given any address (a
+        // fault gives -EFAULT); `out` is valid for `out.len()` entries.
+        unsafe { ffi::pte_attrs_glue_read_entries(slot as _, out.as_mut_ptr(), out.len()) == 0 }
+    }
+
+    fn leaf_pv(&self, raw: u64, level: Level) -> u64 {
+        pv_val(raw, level)
+    }
 }
 
 impl attrs::Tables for KernelTables {
@@ -432,10 +458,10 @@ impl attrs::Tables for KernelTables {
 ///
 /// Created by `pte_attrs_glue_kernel_pgd_begin()`; dropping it calls
 /// `pte_attrs_glue_kernel_pgd_end()` once.
-struct KernelPgd(u64);
+pub(in crate::sys) struct KernelPgd(pub(in crate::sys) u64);
 
 impl KernelPgd {
-    fn get() -> Self {
+    pub(in crate::sys) fn get() -> Self {
         // SAFETY: paired with the call in `Drop`.
         KernelPgd(unsafe { ffi::pte_attrs_glue_kernel_pgd_begin() } as u64)
     }
@@ -505,11 +531,7 @@ pub(crate) fn walk(addr: u64) -> core::result::Result<Option<Found>, WalkError> 
     if class != AddrClass::Kernel {
         return Err(WalkError::Refused(class));
     }
-    let mut tables = KernelTables {
-        page_offset: PAGE_OFFSET.load(Ordering::Relaxed),
-        // SAFETY: reads one kernel variable; no preconditions.
-        ram_end: unsafe { ffi::pte_attrs_glue_direct_map_end() },
-    };
+    let mut tables = KernelTables::for_walk();
     let pgd = KernelPgd::get();
     let walked = attrs::walk(layout, masks(), pgd.0, addr, &mut tables)?;
     drop(pgd);

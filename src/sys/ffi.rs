@@ -89,14 +89,6 @@ extern "C" {
         name: *const c_char,
         id: c_uint,
     ) -> *mut bindings::task_struct;
-    /// The memtype record of RAM page `pfn` (an `enum page_cache_mode`, or
-    /// -1 where none is kept); `*run` pages from `pfn` on, at most `max`,
-    /// have the same answer.
-    pub(crate) fn pte_attrs_glue_page_memtype(
-        pfn: c_ulong,
-        max: c_ulong,
-        run: *mut c_ulong,
-    ) -> c_int;
     /// Benchmark loop: `pte_flags()` of each of `n` values, folded.
     pub(crate) fn pte_attrs_bench_pte_flags(v: *const u64, n: usize) -> u64;
     /// Benchmark loop: `pte_val() & PTE_FLAGS_MASK` (a patched call site).
@@ -149,4 +141,40 @@ extern "C" {
     /// said) and drops the device reference of a successful
     /// [`pte_attrs_pci_claim_bar`].
     pub(crate) fn pte_attrs_pci_release_bar(pdev: *mut bindings::pci_dev, start: u64, size: u64);
+}
+
+#[allow(improper_ctypes)]
+extern "C" {
+    /// The audit's regions as `[start, end)` pairs, `2 * REGIONS` values,
+    /// in the order of `enum PTE_ATTRS_R_*` (glue.h); 0, 0 where the kernel
+    /// has no such region.
+    pub(crate) fn pte_attrs_glue_regions(b: *mut u64);
+    /// "System RAM" as pfn ranges `[first, end)` into `pairs` (at most
+    /// `max` pairs); returns how many there are.
+    pub(crate) fn pte_attrs_glue_ram_ranges(pairs: *mut u64, max: c_int) -> c_int;
+    /// `vmap(&page, 1, VM_MAP, pgprot_writecombine(PAGE_KERNEL))`; null on
+    /// failure.
+    pub(crate) fn pte_attrs_glue_vmap_wc(page: *mut bindings::page) -> *mut c_void;
+    /// `vunmap()` (mm/vmalloc.c, exported); may sleep.
+    pub(crate) fn vunmap(addr: *const c_void);
+    /// `fatal_signal_pending(current)`.
+    pub(crate) fn pte_attrs_glue_fatal_signal() -> bool;
+    /// `VMALLOC_START`: where the direct map's region ends.
+    pub(crate) fn pte_attrs_glue_vmalloc_start() -> c_ulong;
+    /// The memtype record of RAM page `pfn` (an `enum page_cache_mode`, or
+    /// -1 where none is kept); `*run` pages from `pfn` on, at most `max`,
+    /// have the same answer. `pfn_valid()` is asked once per memory-map
+    /// subsection.
+    pub(crate) fn pte_attrs_glue_page_memtype_run(
+        pfn: c_ulong,
+        max: c_ulong,
+        run: *mut c_ulong,
+    ) -> c_int;
+    /// Calls the C callback `f` of `pte_attrs_walk()` with `leaf` and
+    /// `data`, from C (so that kCFI checks C's type hash).
+    pub(crate) fn pte_attrs_glue_walk_leaf(
+        f: *const c_void,
+        leaf: *const c_void,
+        data: *mut c_void,
+    ) -> c_int;
 }

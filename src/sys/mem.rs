@@ -69,7 +69,8 @@ pub(crate) fn page_memtype(pfn: u64, max: u64) -> (Option<CacheMode>, u64) {
     let mut run: c_ulong = 1;
     // SAFETY: any pfn may be asked about (the glue checks `pfn_valid()`
     // before it reads a `struct page`); `run` is a valid place.
-    let m = unsafe { ffi::pte_attrs_glue_page_memtype(pfn as c_ulong, max as c_ulong, &mut run) };
+    let m =
+        unsafe { ffi::pte_attrs_glue_page_memtype_run(pfn as c_ulong, max as c_ulong, &mut run) };
     let mode = u32::try_from(m).ok().and_then(CacheMode::from_kernel);
     (mode, (run as u64).max(1))
 }
