@@ -12,6 +12,7 @@ PKGS=(
 	clang-19 lld-19 llvm-19 libclang-19-dev
 	flex bison bc libelf-dev libssl-dev cpio kmod xz-utils
 	busybox-static qemu-system-x86
+	gcc libc6-dev
 )
 [ "$FLAVOR" = xen ] && PKGS+=(xen-hypervisor-4.17-amd64)
 # bindgen: Debian's 0.60 is too old for 6.12's bindings; 0.73 is checked.
