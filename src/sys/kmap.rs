@@ -16,14 +16,14 @@ use core::ptr::NonNull;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::error::{code::*, Result};
-use kernel::ffi::{c_int, c_ulong, c_void};
+use kernel::ffi::{c_int, c_void};
 
 use crate::pure::attrs::{CacheMode, Level, PatTable, PteMasks};
 use crate::pure::audit::{self, DirectEntry, Frames, Region, RegionKind, Run};
 use crate::pure::kwalk::{KernelWalk, Leaf, Step};
 use crate::sys::accessor::{self, KernelPgd, KernelTables};
 use crate::sys::page::Block;
-use crate::sys::{ffi, time};
+use crate::sys::{ffi, mem, time};
 
 /// The regions of `pte_attrs_glue_regions()`, in the order of its `enum
 /// PTE_ATTRS_R_*` (glue.h): LDT remap, KASAN shadow, ESPFIX and EFI are
@@ -251,16 +251,11 @@ impl Frames for KernelFrames<'_> {
     }
 
     fn record(&mut self, pfn: u64, max: u64) -> Run<Option<CacheMode>> {
-        let mut run: c_ulong = 1;
-        // SAFETY: any pfn may be asked about (the glue checks `pfn_valid()`
-        // before it reads a `struct page`); `run` is a valid place.
-        let m = unsafe {
-            ffi::pte_attrs_glue_page_memtype_run(pfn as c_ulong, max as c_ulong, &mut run)
-        };
+        let (what, frames) = mem::page_memtype(pfn, max);
         Run {
             first: pfn,
-            frames: (run as u64).max(1),
-            what: u32::try_from(m).ok().and_then(CacheMode::from_kernel),
+            frames,
+            what,
         }
     }
 }

@@ -304,10 +304,10 @@ impl<T: MiscFile> Registration<T> {
     /// `file` is an open file of a registered device of this type; the
     /// reference is used only while it is open.
     unsafe fn data_of<'a>(file: *mut bindings::file) -> &'a T {
-        // SAFETY: misc_open() leaves the miscdevice in `private_data`,
-        // whose data is `&inner.data`, live while the device is registered,
-        // which it is while a file is open (type invariant of
-        // `Registration`).
+        // misc_open() leaves the miscdevice in `private_data`, whose data
+        // is `&inner.data`, live while the device is registered.
+        // SAFETY: the device is registered while a file is open (type
+        // invariant of `Registration`), so the data lives for the call.
         unsafe { &*pte_attrs_gem_file_data(file.cast()).cast::<T>() }
     }
 

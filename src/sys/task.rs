@@ -106,10 +106,10 @@ impl Drop for Task {
             self.finished.cv.wait(&mut done);
         }
         drop(done);
+        // The closure has returned, so `kthread_stop_put()` cannot keep it
+        // from running: it only waits for the thread to exit.
         // SAFETY: this value holds the task reference taken at creation
-        // (type invariant); the closure has returned, so `kthread_stop_put()`
-        // cannot keep it from running, only waits for the thread to exit,
-        // and drops the reference.
+        // (type invariant), dropped here once.
         unsafe { bindings::kthread_stop_put(self.task.as_ptr()) };
     }
 }
