@@ -2,19 +2,22 @@
 # SPDX-License-Identifier: GPL-2.0
 # Builds the harness kernel of FLAVOR in the cache, unless it is current.
 #
-# The tree is Debian's linux-source-6.12, configured as tinyconfig plus the
-# committed fragments in kernel/, built in place with LLVM=1 and Debian's
-# rustc. A stamp records the source version, the toolchain and the
+# The tree is Debian's linux-source-$KSERIES (6.12 or 7.3), configured as
+# tinyconfig plus the committed fragments in kernel/ (base.config, the
+# series' own $KSERIES.config, debug.config for FLAVOR=debug), built in
+# place with LLVM=1 and Debian's rustc. A stamp records the source version, the toolchain and the
 # fragments; the kernel is rebuilt (incrementally: kbuild tracks what each
 # change touches) only when one of them changes.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 KDIR=$(harness_kdir)
-FRAGMENTS=("$ROOT/kernel/base.config")
+[ -z "$DISTRO" ] || die "KERNEL=$KERNEL is Debian's build: scripts/distro.sh prepares it"
+FRAGMENTS=("$ROOT/kernel/base.config" "$ROOT/kernel/$KSERIES.config")
 [ "$KFLAVOR" = debug ] && FRAGMENTS+=("$ROOT/kernel/debug.config")
 
-src_version=$(dpkg-query -W -f='${Version}' "$KSRC_PKG")
+ksrc_fetch
+src_version=$KSRC_VERSION
 stamp_text() {
 	echo "source: $KSRC_PKG $src_version"
 	echo "rustc: $("$RUSTC" --version)"
@@ -50,7 +53,7 @@ configure() {
 	"${KMAKE[@]}" -C "$KDIR" olddefconfig
 	"${KMAKE[@]}" -C "$KDIR" rustavailable
 }
-run_logged "$CACHE/logs/config-$KFLAVOR.log" "Configuring the $KFLAVOR kernel (tinyconfig + ${FRAGMENTS[*]##*/})" \
+run_logged "$CACHE/logs/config-$KERNEL-$KFLAVOR.log" "Configuring the $KFLAVOR kernel (tinyconfig + ${FRAGMENTS[*]##*/})" \
 	"30 seconds" configure
 
 # Every option the fragments set must have survived olddefconfig. A later
@@ -81,8 +84,10 @@ if [ ${#lost[@]} -gt 0 ]; then
 fi
 
 jobs=$(nproc)
-run_logged "$CACHE/logs/build-$KFLAVOR.log" "Building the $KFLAVOR kernel with $jobs jobs" \
-	"11 minutes cold on 2 cores, seconds when current" \
-	"${KMAKE[@]}" -C "$KDIR" -j"$jobs" bzImage modules
+# One kernel build at a time on the machine (a lock shared with
+# scripts/distro.sh): two would only slow each other down.
+run_logged "$CACHE/logs/build-$KERNEL-$KFLAVOR.log" "Building the $KERNEL $KFLAVOR kernel with $jobs jobs" \
+	"5 (7.3) to 13 (6.12 debug) minutes cold on 2 cores, seconds when current" \
+	flock /tmp/pte_attrs-kbuild.lock "${KMAKE[@]}" -C "$KDIR" -j"$jobs" bzImage modules
 echo "$want" >"$stamp"
 say "Kernel ready: $KDIR ($("${KMAKE[@]}" -s -C "$KDIR" kernelrelease))"

@@ -8,13 +8,18 @@ set -euo pipefail
 
 # Debian 12 packages (shared/KERNEL-NOTES.md, "Toolchain recipe").
 PKGS=(
-	"$KSRC_PKG" rustc-web rust-web-src rust-web-clippy rustfmt-web
+	rustc-web rust-web-src rust-web-clippy rustfmt-web
 	clang-19 lld-19 llvm-19 libclang-19-dev
 	flex bison bc libelf-dev libssl-dev cpio kmod xz-utils
 	busybox-static qemu-system-x86
 	gcc libc6-dev
 )
+# 6.12's source is Debian 12's own package; 7.3's comes from
+# trixie-backports through a private apt configuration (lib.sh: ksrc_fetch).
+[ "$KSERIES" = 6.12 ] && PKGS+=("$KSRC_PKG")
 [ "$FLAVOR" = xen ] && PKGS+=(xen-hypervisor-4.17-amd64)
+# KERNEL=debian-7.3: the trixie build root (scripts/distro.sh).
+[ -n "$DISTRO" ] && PKGS+=(debootstrap rsync)
 # bindgen: Debian's 0.60 is too old for 6.12's bindings; 0.73 is checked.
 BINDGEN_VERSION=0.73.0
 

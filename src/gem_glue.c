@@ -16,10 +16,12 @@
 #include <linux/slab.h>
 #include <asm/pgtable.h>
 
+#include "compat.h"
 #include "gem_glue.h"
 
 struct pte_attrs_gem_misc {
 	struct miscdevice misc;
+	struct file_operations fops;
 	void *data;
 };
 
@@ -27,6 +29,10 @@ struct pte_attrs_gem_misc {
  * Registers a root-only (0600) misc device with @fops, whose ->owner pins
  * the module while a file is open (and so while a mapping lives: a VMA
  * holds its file). @data is what pte_attrs_gem_file_data() returns.
+ * The device uses a copy of @fops with ->compat_ioctl set: the ioctl
+ * structs are the same for 32-bit callers, and compat_ptr_ioctl() (NULL
+ * without CONFIG_COMPAT, which is a macro Rust cannot take) converts the
+ * pointer argument.
  */
 struct pte_attrs_gem_misc *pte_attrs_gem_misc_register(const char *name,
 							const struct file_operations *fops,
@@ -39,7 +45,9 @@ struct pte_attrs_gem_misc *pte_attrs_gem_misc_register(const char *name,
 		return ERR_PTR(-ENOMEM);
 	m->misc.minor = MISC_DYNAMIC_MINOR;
 	m->misc.name = name;
-	m->misc.fops = fops;
+	m->fops = *fops;
+	m->fops.compat_ioctl = compat_ptr_ioctl;
+	m->misc.fops = &m->fops;
 	m->misc.mode = 0600;
 	m->data = data;
 	ret = misc_register(&m->misc);
@@ -88,7 +96,7 @@ void pte_attrs_gem_vma_info(struct vm_area_struct *vma, unsigned long *pgoff,
 {
 	*pgoff = vma->vm_pgoff;
 	*pages = vma_pages(vma);
-	*shared = !is_cow_mapping(vma->vm_flags);
+	*shared = !pte_attrs_vma_is_cow(vma);
 	*file = vma->vm_file;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers of gem_glue.c for the Rust side of pte_attrs' GEM device
- * (declared again, as extern "C", in src/sys/gem_ffi.rs): the misc device,
+ * (declared again, as extern "C", in src/sys/miscdev.rs and gem_pages.rs): the misc device,
  * which 6.12's kernel crate does not wrap, and the static inlines and
  * macros of the mm headers a fault handler needs.
  */

@@ -4,6 +4,7 @@
  * of the x86 headers, and EXPORT_SYMBOL_GPL for the Rust functions that
  * make up the API of include/pte_attrs.h.
  */
+#include <linux/debugfs.h>
 #include <linux/export.h>
 #include <linux/gfp.h>
 #include <linux/ioport.h>
@@ -29,6 +30,7 @@
 #include <asm/processor.h>
 #include <pte_attrs.h>
 
+#include "compat.h"
 #include "glue.h"
 
 bool pte_attrs_glue_xenpv(void)
@@ -36,9 +38,16 @@ bool pte_attrs_glue_xenpv(void)
 	return cpu_feature_enabled(X86_FEATURE_XENPV);
 }
 
+struct dentry *pte_attrs_glue_debugfs_create_file(const char *name, umode_t mode,
+						 struct dentry *parent, void *data,
+						 const struct file_operations *fops)
+{
+	return debugfs_create_file(name, mode, parent, data, fops);
+}
+
 int pte_attrs_glue_pat_msr(u64 *val)
 {
-	return rdmsrl_safe(MSR_IA32_CR_PAT, val);
+	return pte_attrs_rdmsr_safe(MSR_IA32_CR_PAT, val);
 }
 
 bool pte_attrs_glue_pat_enabled(void)
@@ -135,7 +144,7 @@ void *pte_attrs_glue_page_address(struct page *page)
 
 struct page *pte_attrs_glue_nth_page(struct page *page, unsigned long n)
 {
-	return nth_page(page, n);
+	return pte_attrs_nth_page(page, n);
 }
 
 /*
@@ -361,13 +370,13 @@ int pte_attrs_glue_page_memtype_run(unsigned long pfn, unsigned long max,
 	*run = 1;
 	if (!pat_enabled() || !pfn_valid(pfn))
 		return -1;
-	bits = READ_ONCE(pfn_to_page(pfn)->flags) & mask;
+	bits = READ_ONCE(pte_attrs_page_flags(pfn_to_page(pfn))) & mask;
 	for (i = 1; i < max; i++) {
 		unsigned long p = pfn + i;
 
 		if (!(p & (PAGES_PER_SUBSECTION - 1)) && !pfn_valid(p))
 			break;
-		if ((READ_ONCE(pfn_to_page(p)->flags) & mask) != bits)
+		if ((READ_ONCE(pte_attrs_page_flags(pfn_to_page(p))) & mask) != bits)
 			break;
 	}
 	*run = i;

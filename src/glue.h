@@ -9,6 +9,8 @@
 #include <linux/types.h>
 #include <asm/pgtable_types.h>
 
+struct dentry;
+struct file_operations;
 struct pte_attrs_info;
 struct pte_attrs_leaf;
 
@@ -19,6 +21,9 @@ const char *pte_attrs_rs_cache_mode_name(int mode);
 int pte_attrs_rs_walk(unsigned long start, unsigned long end,
 		      unsigned int flags, const void *fn, void *data);
 
+struct dentry *pte_attrs_glue_debugfs_create_file(const char *name, umode_t mode,
+						 struct dentry *parent, void *data,
+						 const struct file_operations *fops);
 bool pte_attrs_glue_xenpv(void);
 int pte_attrs_glue_pat_msr(u64 *val);
 bool pte_attrs_glue_pat_enabled(void);

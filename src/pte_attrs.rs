@@ -27,7 +27,7 @@ mod knobs;
 mod pure;
 mod sys;
 
-module! {
+sys::declare_module! {
     type: PteAttrsModule,
     name: "pte_attrs",
     author: "pte_attrs developers",
@@ -58,7 +58,7 @@ impl kernel::Module for PteAttrsModule {
             } else {
                 "native"
             },
-            live.pat
+            sys::log::Show(live.pat)
         );
         let ex = Exerciser::new()?;
         let shrinker = Shrinker::register(c_str!("pte_attrs-pool"), ex.clone())?;

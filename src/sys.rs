@@ -28,6 +28,37 @@
 //! - `task`: `Task`, a kernel thread running a closure, joined on drop;
 //! - `debugfs`: a directory that owns its root-only files.
 
+/// `module!` with the keys of the kernel it is built for: 6.12 takes
+/// `author: "..."`, 7.x `authors: ["..."]`. The module root states its
+/// metadata once, through this.
+#[cfg(not(kernel_7))]
+macro_rules! declare_module {
+    (type: $t:ty, name: $n:literal, author: $a:literal, description: $d:literal,
+     license: $l:literal $(,)?) => {
+        kernel::prelude::module! {
+            type: $t,
+            name: $n,
+            author: $a,
+            description: $d,
+            license: $l,
+        }
+    };
+}
+#[cfg(kernel_7)]
+macro_rules! declare_module {
+    (type: $t:ty, name: $n:literal, author: $a:literal, description: $d:literal,
+     license: $l:literal $(,)?) => {
+        kernel::prelude::module! {
+            type: $t,
+            name: $n,
+            authors: [$a],
+            description: $d,
+            license: $l,
+        }
+    };
+}
+pub(crate) use declare_module;
+
 pub(crate) mod accessor;
 pub(crate) mod c_loops;
 pub(crate) mod cpa;

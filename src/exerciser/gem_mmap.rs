@@ -33,7 +33,6 @@ use kernel::ioctl::{_IOC_NR, _IOC_TYPE};
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
-use kernel::uaccess::UserSlice;
 
 use crate::pure::attrs::CacheMode;
 use crate::pure::gem::{self, Create, MmapRefusal, Stats};
@@ -42,6 +41,7 @@ use crate::sys::gem_pages::{Checked, ObjPages, Released};
 use crate::sys::log::{pr_err_rl, pr_info_rl};
 use crate::sys::miscdev::{Fault, FaultResult, FileKey, MapFile, MiscFile, MmapRequest, OpenFile};
 use crate::sys::pci::ClaimedBar;
+use crate::sys::mem::user_slice;
 use crate::sys::time::now_ns;
 
 /// One object.
@@ -251,7 +251,7 @@ impl GemDevice {
     }
 
     fn create(&self, file: &OpenFile<'_>, arg: usize) -> Result<isize> {
-        let (mut r, mut w) = UserSlice::new(arg, gem::CREATE_SIZE).reader_writer();
+        let (mut r, mut w) = user_slice(arg, gem::CREATE_SIZE).reader_writer();
         let mut b = [0u8; gem::CREATE_SIZE];
         r.read_slice(&mut b)?;
         let req = Create::decode(&b).map_err(|_| {
@@ -306,7 +306,7 @@ impl GemDevice {
         act: fn(&mut Table, usize),
     ) -> Result<isize> {
         let mut b = [0u8; gem::HANDLE_SIZE];
-        UserSlice::new(arg, gem::HANDLE_SIZE)
+        user_slice(arg, gem::HANDLE_SIZE)
             .reader()
             .read_slice(&mut b)?;
         let handle = gem::decode_handle(&b);
@@ -317,7 +317,7 @@ impl GemDevice {
     }
 
     fn pfns(&self, file: &OpenFile<'_>, arg: usize) -> Result<isize> {
-        let (mut r, mut w) = UserSlice::new(arg, gem::PFNS_SIZE).reader_writer();
+        let (mut r, mut w) = user_slice(arg, gem::PFNS_SIZE).reader_writer();
         let mut b = [0u8; gem::PFNS_SIZE];
         r.read_slice(&mut b)?;
         let (handle, room, ptr) = gem::decode_pfns(&b);
@@ -333,7 +333,7 @@ impl GemDevice {
             }
             o.pages
         };
-        UserSlice::new(ptr as usize, out.len())
+        user_slice(ptr as usize, out.len())
             .writer()
             .write_slice(&out)?;
         gem::answer_pfns(&mut b, pages);
@@ -344,7 +344,7 @@ impl GemDevice {
     /// `PTE_ATTRS_GEM_BAR_HOLD`: claims a BAR, sets up the DRM paths on it
     /// (checked page by page), and holds them until released.
     fn bar_hold(&self, file: &OpenFile<'_>, arg: usize) -> Result<isize> {
-        let (mut r, mut w) = UserSlice::new(arg, gem::BAR_SIZE).reader_writer();
+        let (mut r, mut w) = user_slice(arg, gem::BAR_SIZE).reader_writer();
         let mut b = [0u8; gem::BAR_SIZE];
         r.read_slice(&mut b)?;
         let (dev, index) = gem::decode_bar(&b);
@@ -385,7 +385,7 @@ impl GemDevice {
 
     fn write_stats(&self, arg: usize) -> Result<isize> {
         let b = self.stats().encode();
-        UserSlice::new(arg, b.len()).writer().write_slice(&b)?;
+        user_slice(arg, b.len()).writer().write_slice(&b)?;
         Ok(0)
     }
 }

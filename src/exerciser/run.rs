@@ -24,7 +24,7 @@ use crate::pure::config::{Config, Scenario};
 use crate::pure::parse::cstr_field;
 use crate::pure::run_stats::RunStats;
 use crate::sys::kmap;
-use crate::sys::log::{pr_err_rl, pr_info_rl};
+use crate::sys::log::{pr_err_rl, pr_info_rl, Show};
 use crate::sys::mem;
 use crate::sys::pci::{BarRefusal, ClaimedBar};
 use crate::sys::shrinker::Shrink;
@@ -200,7 +200,7 @@ impl Exerciser {
         if peak.total() > avail / 2 {
             pr_err_rl!(
                 "run: {} needs up to {} pages ({} for its bookkeeping), but only {} are available (half may be used)\n",
-                cfg.scenario,
+                Show(cfg.scenario),
                 peak.total(),
                 peak.bookkeeping,
                 avail
@@ -260,7 +260,7 @@ impl Exerciser {
         drop(old);
         pr_info_rl!(
             "run: {} pages={} max_order={} iterations={} threads={} verify={}\n",
-            cfg.scenario,
+            Show(cfg.scenario),
             cfg.pages,
             cfg.max_order,
             cfg.iterations,
@@ -373,7 +373,7 @@ impl Exerciser {
         });
         pr_info_rl!(
             "run: {} {}: {} transitions, {} verification failures\n",
-            runs.cfg.scenario,
+            Show(runs.cfg.scenario),
             runs.state.name(),
             ops,
             failures

@@ -21,7 +21,7 @@ use crate::pure::config::{
 use crate::pure::run_stats::RunStats;
 use crate::sys::accessor;
 use crate::sys::io::IoMapping;
-use crate::sys::log::pr_err_rl;
+use crate::sys::log::{pr_err_rl, Show};
 use crate::sys::page::Block;
 use crate::sys::pci::ClaimedBar;
 use crate::sys::time::{self, Instant};
@@ -86,7 +86,7 @@ pub(crate) fn run(
     };
     if let Err(e) = r {
         w.st.errors += 1;
-        pr_err_rl!("worker {}: {} stopped early: {:?}\n", id, cfg.scenario, e);
+        pr_err_rl!("worker {}: {} stopped early: {:?}\n", id, Show(cfg.scenario), e);
     }
     None
 }
@@ -118,7 +118,7 @@ impl Worker<'_> {
         }
         if let Err(e) = r {
             // Counted in the totals by whoever handles the error.
-            pr_err_rl!("{}: {} failed: {:?}\n", self.cfg.scenario, op.key(), e);
+            pr_err_rl!("{}: {} failed: {:?}\n", Show(self.cfg.scenario), op.key(), e);
         }
         r
     }
@@ -129,9 +129,9 @@ impl Worker<'_> {
         if let Some(m) = first {
             pr_err_rl!(
                 "{}: {} page(s) not {} after a transition (first_failure in results)\n",
-                self.cfg.scenario,
+                Show(self.cfg.scenario),
                 bad,
-                m.want
+                Show(m.want)
             );
             self.st.verify_failures += bad;
             self.st.first(m.addr as u64, m.pv, m.raw);

@@ -46,6 +46,7 @@ use crate::pure::attrs::{
 };
 use crate::pure::kwalk;
 use crate::sys::ffi;
+use crate::sys::log::Show;
 
 /// Whether the kernel runs as Xen PV, where the hooks are not the
 /// identity; set once at load, for reports.
@@ -304,7 +305,7 @@ pub(crate) fn init() -> Result<Live> {
     // SAFETY: `msr` is a valid place for the MSR value.
     let msr = (unsafe { ffi::pte_attrs_glue_pat_msr(&mut msr) } == 0).then_some(msr);
     let pat = PatTable::from_protvals(&protvals, msr).map_err(|e| {
-        pr_err!("the live PAT table is inconsistent: {}\n", e);
+        pr_err!("the live PAT table is inconsistent: {}\n", Show(e));
         EINVAL
     })?;
     PAT.store(pat.pack(), Ordering::Relaxed);

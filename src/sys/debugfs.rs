@@ -44,12 +44,12 @@ use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::Mutex;
-use kernel::uaccess::UserSlice;
+
 use kernel::ThisModule;
 
 use crate::pure::parse::ParseError;
-use crate::sys::ffi;
-use crate::sys::log::pr_err_rl;
+use crate::sys::{ffi, mem};
+use crate::sys::log::{pr_err_rl, Show};
 
 /// The longest write a file accepts, in bytes; longer ones get `-EINVAL`.
 pub(crate) const MAX_WRITE: usize = 256;
@@ -349,7 +349,7 @@ impl Dir {
         // only after the directory is removed); `name` is NUL-terminated;
         // `self.dentry` is live by the type invariant.
         let dentry = unsafe {
-            ffi::debugfs_create_file(
+            ffi::pte_attrs_glue_debugfs_create_file(
                 name.as_char_ptr(),
                 mode,
                 self.dentry,
@@ -521,7 +521,7 @@ unsafe extern "C" fn read<F: StatefulFile>(
         return 0;
     }
     let n = count.min(snapshot.len() - pos);
-    let mut writer = UserSlice::new(buf as usize, n).writer();
+    let mut writer = mem::user_slice(buf as usize, n).writer();
     if let Err(e) = writer.write_slice(&snapshot[pos..pos + n]) {
         return e.to_errno() as isize;
     }
@@ -555,14 +555,14 @@ unsafe extern "C" fn write<F: StatefulFile>(
         return EINVAL.to_errno() as isize;
     }
     let mut data = [0u8; MAX_WRITE];
-    let mut reader = UserSlice::new(buf as usize, count).reader();
+    let mut reader = mem::user_slice(buf as usize, count).reader();
     if let Err(e) = reader.read_slice(&mut data[..count]) {
         return e.to_errno() as isize;
     }
     match entry.data.store(&open.state, &data[..count]) {
         Ok(()) => count as isize,
         Err(r) => {
-            pr_err_rl!("{}: {}\n", entry.name, r.reason);
+            pr_err_rl!("{}: {}\n", entry.name, Show(r.reason));
             r.err.to_errno() as isize
         }
     }

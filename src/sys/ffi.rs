@@ -25,8 +25,8 @@ extern "C" {
     pub(crate) fn debugfs_create_dir(name: *const c_char, parent: *mut c_void) -> *mut c_void;
 
     /// `debugfs_create_file()`: the full-proxy variant, which makes removal
-    /// wait for callbacks in flight.
-    pub(crate) fn debugfs_create_file(
+    /// wait for callbacks in flight (a macro since 6.13, hence the glue).
+    pub(crate) fn pte_attrs_glue_debugfs_create_file(
         name: *const c_char,
         mode: bindings::umode_t,
         parent: *mut c_void,

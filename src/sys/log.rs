@@ -43,3 +43,25 @@ macro_rules! pr_info_rl {
     };
 }
 pub(crate) use pr_info_rl;
+
+/// A value shown with `{}` in the `pr_*` macros through its
+/// `core::fmt::Display`.
+///
+/// 7.x's printing macros take `kernel::fmt::Display`, a trait of their own
+/// that the pure layer's types (which know nothing of `kernel::`) do not
+/// implement; 6.12's take `core::fmt::Display`. `Show(&x)` is printable on
+/// both, so the layers above write one call.
+pub(crate) struct Show<T>(pub(crate) T);
+
+impl<T: core::fmt::Display> core::fmt::Display for Show<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(kernel_7)]
+impl<T: core::fmt::Display> kernel::fmt::Display for Show<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.fmt(f)
+    }
+}

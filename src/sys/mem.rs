@@ -50,15 +50,31 @@ pub(crate) fn available_pages() -> u64 {
     n.max(0) as u64
 }
 
-/// Removes the last element of `v` (the 6.12 `Vec` has no `pop`).
+/// Removes the last element of `v` (the 6.12 `Vec` has no `pop`; 7.x's
+/// has).
 pub(crate) fn pop<T, A: Allocator>(v: &mut Vec<T, A>) -> Option<T> {
-    let n = v.len().checked_sub(1)?;
-    // SAFETY: element `n` is initialised; shrinking the length first hands
-    // its ownership to the read, and nothing reads it again.
-    unsafe {
-        v.set_len(n);
-        Some(v.as_mut_ptr().add(n).read())
+    #[cfg(kernel_7)]
+    {
+        v.pop()
     }
+    #[cfg(not(kernel_7))]
+    {
+        let n = v.len().checked_sub(1)?;
+        // SAFETY: element `n` is initialised; shrinking the length first
+        // hands its ownership to the read, and nothing reads it again.
+        unsafe {
+            v.set_len(n);
+            Some(v.as_mut_ptr().add(n).read())
+        }
+    }
+}
+
+/// The user memory `[addr, addr + len)` of the calling process, as a
+/// `UserSlice` (7.x takes a `UserPtr`, 6.12 the address).
+pub(crate) fn user_slice(addr: usize, len: usize) -> kernel::uaccess::UserSlice {
+    #[cfg(kernel_7)]
+    let addr = kernel::uaccess::UserPtr::from_addr(addr);
+    kernel::uaccess::UserSlice::new(addr, len)
 }
 
 /// The kernel's memtype record of the RAM page `pfn` (the page flags

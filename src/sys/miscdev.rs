@@ -25,6 +25,9 @@ use kernel::bindings;
 use kernel::error::{code::*, Error, Result};
 use kernel::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void};
 use kernel::str::CStr;
+// 7.x's `CStr` is `core::ffi::CStr`, with `as_char_ptr` from this trait.
+#[cfg(kernel_7)]
+use kernel::str::CStrExt as _;
 use kernel::ThisModule;
 
 use crate::pure::attrs::CacheMode;
@@ -236,14 +239,17 @@ struct Inner<T> {
 ///
 /// # Invariants
 ///
-/// `misc` is registered with `inner.fops` and `&inner.data` as its data,
-/// and `inner` does not move (it is boxed) while it is. It is dropped only
-/// when no file of the device is open: at module unload (open files pin
-/// the module), or in `init` with nothing after it that could fail.
+/// `misc` is registered with `inner`'s `fops` and `&data` as its data.
+/// `inner` comes from `KBox::into_raw` and is given back to a box only in
+/// `Drop`, after deregistering: the C side's pointers into it stay valid,
+/// and no `KBox` (whose moves would assert unique access) exists while they
+/// are used. It is dropped only when no file of the device is open: at
+/// module unload (open files pin the module), or in `init` with nothing
+/// after it that could fail.
 pub(crate) struct Registration<T: MiscFile> {
     misc: NonNull<GlueMisc>,
-    /// Owned here, used by the C side through the device's pointers.
-    _inner: KBox<Inner<T>>,
+    /// Owned here (from `KBox::into_raw`), used by the C side.
+    inner: NonNull<Inner<T>>,
 }
 
 // SAFETY: `T` is `Send + Sync`; the device pointer is only used to
@@ -258,24 +264,38 @@ impl<T: MiscFile> Registration<T> {
     pub(crate) fn new(name: &'static CStr, module: &'static ThisModule, data: T) -> Result<Self> {
         let mut fops = Self::FOPS;
         fops.owner = module.as_ptr();
-        let mut inner = KBox::new(Inner { fops, data }, GFP_KERNEL)?;
-        let data_ptr = (&mut inner.data as *mut T).cast::<c_void>();
-        let fops = (&inner.fops as *const bindings::file_operations).cast();
-        // SAFETY: `name` is static; `inner` is boxed and outlives the
-        // registration (it is dropped after deregistering).
+        let inner = KBox::into_raw(KBox::new(Inner { fops, data }, GFP_KERNEL)?);
+        // SAFETY: `inner` is valid (just allocated); the field pointers are
+        // taken without creating references.
+        let (data_ptr, fops) = unsafe {
+            (
+                core::ptr::addr_of_mut!((*inner).data).cast::<c_void>(),
+                core::ptr::addr_of!((*inner).fops).cast::<c_void>(),
+            )
+        };
+        // The glue registers a copy of `fops` with `compat_ioctl` added.
+        // SAFETY: `name` is static; `inner` stays where it is until `Drop`
+        // (or the failure below) has deregistered the device.
         let m = unsafe { pte_attrs_gem_misc_register(name.as_char_ptr(), fops, data_ptr) };
-        if m.is_null() {
-            return Err(ENOMEM);
-        }
+        // The glue returns a device or an `ERR_PTR`, never NULL.
         let e = m as isize;
-        if (-4095..0).contains(&e) {
-            return Err(Error::from_errno(e as i32));
+        match NonNull::new(m) {
+            Some(misc) if !(-4095..0).contains(&e) => Ok(Registration {
+                misc,
+                // SAFETY: from `KBox::into_raw`, never null.
+                inner: unsafe { NonNull::new_unchecked(inner) },
+            }),
+            _ => {
+                // SAFETY: not registered: the C side kept no pointer; the
+                // box is given back once.
+                drop(unsafe { KBox::from_raw(inner) });
+                Err(if m.is_null() {
+                    ENOMEM
+                } else {
+                    Error::from_errno(e as i32)
+                })
+            }
         }
-        Ok(Registration {
-            // Checked non-null above.
-            misc: NonNull::new(m).ok_or(ENOMEM)?,
-            _inner: inner,
-        })
     }
 
     const VM_OPS: bindings::vm_operations_struct = bindings::vm_operations_struct {
@@ -408,5 +428,8 @@ impl<T: MiscFile> Drop for Registration<T> {
         // SAFETY: registered (type invariant); no file is open, so no
         // callback runs or can start once this returns.
         unsafe { pte_attrs_gem_misc_deregister(self.misc.as_ptr()) };
+        // SAFETY: from `KBox::into_raw` (type invariant); deregistered, so
+        // the C side holds no pointer into it any more.
+        drop(unsafe { KBox::from_raw(self.inner.as_ptr()) });
     }
 }

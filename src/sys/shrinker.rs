@@ -8,6 +8,9 @@ use kernel::bindings;
 use kernel::error::{code::*, Result};
 use kernel::ffi::{c_int, c_ulong};
 use kernel::str::CStr;
+// 7.x's `CStr` is `core::ffi::CStr`, with `as_char_ptr` from this trait.
+#[cfg(kernel_7)]
+use kernel::str::CStrExt as _;
 use kernel::sync::Arc;
 
 /// What a shrinker evicts from.
