@@ -8,7 +8,8 @@
 #   make bigvm    every scenario at the largest size an 8 GiB VM admits
 #   make module   just the .ko files (KDIR=/path/to/kernel to pick a kernel)
 #
-# Variables: FLAVOR=native|xen|debug  ACCEL=auto|tcg|kvm  KDIR=...
+# Variables: KERNEL=7.3|6.12|debian-7.3  FLAVOR=native|xen|debug
+#            ACCEL=auto|tcg|kvm  KDIR=...
 #            PTE_ATTRS_CACHE=dir (default ~/.cache/pte_attrs)  VM_TIMEOUT=s
 #            VM_MEM=size (bigvm: 8G)
 
@@ -29,19 +30,19 @@ host-test:
 	cd host && cargo test
 
 # The kernel's rustfmt settings: KDIR's when it has them, else the
-# harness tree's.
+# harness tree's (of KERNEL).
 fmt:
 	@cfg="$(KDIR)/.rustfmt.toml"; \
 	if [ -z "$(KDIR)" ] || [ ! -f "$$cfg" ]; then \
 		[ -z "$(KDIR)" ] || echo "KDIR=$(KDIR) has no .rustfmt.toml: using the harness tree's"; \
-		cfg="$${PTE_ATTRS_CACHE:-$$HOME/.cache/pte_attrs}/linux-source-6.12/.rustfmt.toml"; \
+		cfg="$$(. scripts/lib.sh && harness_kdir)/.rustfmt.toml"; \
 	fi; \
 	echo "rustfmt --config-path $$cfg"; \
 	/usr/bin/rustfmt --edition 2021 --config-path "$$cfg" $$(find src -name "*.rs") host/lib.rs
 
 clean:
-	@if [ -n "$(KDIR)" ] || [ -f "$${PTE_ATTRS_CACHE:-$$HOME/.cache/pte_attrs}/linux-source-6.12/Makefile" ]; then \
-		kdir="$${KDIR:-$${PTE_ATTRS_CACHE:-$$HOME/.cache/pte_attrs}/linux-source-6.12}"; \
+	@kdir="$${KDIR:-$$(. scripts/lib.sh && harness_kdir)}"; \
+	if [ -f "$$kdir/Makefile" ]; then \
 		$(MAKE) -C "$$kdir" M=$(CURDIR) LLVM=1 clean; \
 		$(MAKE) -C "$$kdir" M=$(CURDIR)/samples LLVM=1 clean; \
 	fi

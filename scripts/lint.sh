@@ -42,7 +42,7 @@ fi
 cp=$(from_tree scripts/checkpatch.pl)
 if [ -n "$cp" ]; then
 	out=$(cd "$ROOT" && perl "$cp" --no-tree --terse -q -f \
-		src/glue.c src/glue.h src/pci_glue.c src/pci_glue.h include/pte_attrs.h \
+		src/glue.c src/glue.h src/compat.h src/pci_glue.c src/pci_glue.h include/pte_attrs.h \
 		src/gem_glue.c src/gem_glue.h include/pte_attrs_gem.h \
 		samples/pte_attrs_sample.c | grep -E 'ERROR|WARNING|CHECK') || true
 	if [ -n "$out" ]; then

@@ -21,7 +21,6 @@
 
 struct pte_attrs_gem_misc {
 	struct miscdevice misc;
-	struct file_operations fops;
 	void *data;
 };
 
@@ -29,10 +28,6 @@ struct pte_attrs_gem_misc {
  * Registers a root-only (0600) misc device with @fops, whose ->owner pins
  * the module while a file is open (and so while a mapping lives: a VMA
  * holds its file). @data is what pte_attrs_gem_file_data() returns.
- * The device uses a copy of @fops with ->compat_ioctl set: the ioctl
- * structs are the same for 32-bit callers, and compat_ptr_ioctl() (NULL
- * without CONFIG_COMPAT, which is a macro Rust cannot take) converts the
- * pointer argument.
  */
 struct pte_attrs_gem_misc *pte_attrs_gem_misc_register(const char *name,
 							const struct file_operations *fops,
@@ -45,9 +40,7 @@ struct pte_attrs_gem_misc *pte_attrs_gem_misc_register(const char *name,
 		return ERR_PTR(-ENOMEM);
 	m->misc.minor = MISC_DYNAMIC_MINOR;
 	m->misc.name = name;
-	m->fops = *fops;
-	m->fops.compat_ioctl = compat_ptr_ioctl;
-	m->misc.fops = &m->fops;
+	m->misc.fops = fops;
 	m->misc.mode = 0600;
 	m->data = data;
 	ret = misc_register(&m->misc);

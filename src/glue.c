@@ -11,6 +11,8 @@
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/vmstat.h>
 #include <linux/vmalloc.h>
 #include <linux/page-flags.h>
 #include <linux/preempt.h>
@@ -36,6 +38,36 @@
 bool pte_attrs_glue_xenpv(void)
 {
 	return cpu_feature_enabled(X86_FEATURE_XENPV);
+}
+
+/*
+ * The direct map's split and collapse events of /proc/vmstat into
+ * @out[0..3]: level-2 splits, level-3 splits, level-2 collapses, level-3
+ * collapses. Returns how many the kernel counts (2, or 4 where it collapses
+ * split pages back, since 6.15), 0 without CONFIG_VM_EVENT_COUNTERS, or
+ * -ENOMEM. May sleep.
+ */
+int pte_attrs_glue_direct_map_events(u64 *out)
+{
+#ifdef CONFIG_VM_EVENT_COUNTERS
+	unsigned long *ev = kcalloc(NR_VM_EVENT_ITEMS, sizeof(*ev), GFP_KERNEL);
+	int n = 2;
+
+	if (!ev)
+		return -ENOMEM;
+	all_vm_events(ev);
+	out[0] = ev[DIRECT_MAP_LEVEL2_SPLIT];
+	out[1] = ev[DIRECT_MAP_LEVEL3_SPLIT];
+#ifdef PTE_ATTRS_HAVE_DIRECT_MAP_COLLAPSE
+	out[2] = ev[DIRECT_MAP_LEVEL2_COLLAPSE];
+	out[3] = ev[DIRECT_MAP_LEVEL3_COLLAPSE];
+	n = 4;
+#endif
+	kfree(ev);
+	return n;
+#else
+	return 0;
+#endif
 }
 
 struct dentry *pte_attrs_glue_debugfs_create_file(const char *name, umode_t mode,

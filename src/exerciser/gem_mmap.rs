@@ -39,9 +39,9 @@ use crate::pure::gem::{self, Create, MmapRefusal, Stats};
 use crate::sys::gem_bar::BarPaths;
 use crate::sys::gem_pages::{Checked, ObjPages, Released};
 use crate::sys::log::{pr_err_rl, pr_info_rl};
+use crate::sys::mem::user_slice;
 use crate::sys::miscdev::{Fault, FaultResult, FileKey, MapFile, MiscFile, MmapRequest, OpenFile};
 use crate::sys::pci::ClaimedBar;
-use crate::sys::mem::user_slice;
 use crate::sys::time::now_ns;
 
 /// One object.

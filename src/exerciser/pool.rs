@@ -285,6 +285,8 @@ impl Ring {
             return None;
         }
         self.idx.moved(0);
+        // Not `mem::take`: 6.12's `Vec` has no `Default`.
+        #[allow(clippy::mem_replace_with_default)]
         Some(core::mem::replace(&mut self.buf, KVVec::new()))
     }
 }

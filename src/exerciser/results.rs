@@ -37,6 +37,9 @@ impl Exerciser {
                 writeln!(w, "direct_map.{when}=4K={k4} 2M={m2} 1G={g1}")?;
             }
         }
+        if let [Some(before), Some(after)] = &runs.dmap_events {
+            before.since(after).write_kv(w)?;
+        }
         if c.scenario == Scenario::Ioremap && runs.stats.is_some() {
             let f = &runs.ioremap;
             writeln!(w, "ioremap.device={}", cstr_field(&f.dev))?;

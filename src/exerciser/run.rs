@@ -22,7 +22,7 @@ use crate::exerciser::pool::{Evictor, Pool};
 use crate::exerciser::worker::{self, ioremap_slice, IoremapFacts};
 use crate::pure::config::{Config, Scenario};
 use crate::pure::parse::cstr_field;
-use crate::pure::run_stats::RunStats;
+use crate::pure::run_stats::{DirectMapEvents, RunStats};
 use crate::sys::kmap;
 use crate::sys::log::{pr_err_rl, pr_info_rl, Show};
 use crate::sys::mem;
@@ -89,6 +89,8 @@ pub(crate) struct Runs {
     /// before and after the run: the fragmentation it caused. `None` if
     /// the walk was interrupted.
     pub(crate) dmap: [Option<[u64; 3]>; 2],
+    /// The direct map's split/collapse event counters before and after.
+    pub(crate) dmap_events: [Option<DirectMapEvents>; 2],
 }
 
 /// The exerciser: knobs' values, the run, the GEM pool.
@@ -131,6 +133,7 @@ impl Exerciser {
                         elapsed_ns: 0,
                         ioremap: IoremapFacts::default(),
                         dmap: [None; 2],
+                        dmap_events: [None; 2],
                     },
                     "pte_attrs::runs"
                 ),
@@ -223,6 +226,7 @@ impl Exerciser {
         let stats = mem::zeroed::<RunStats>().map_err(|_| (ENOMEM, "no memory for the results"))?;
         // Before the run, with no lock held (a walk of the direct map).
         let dmap_before = kmap::direct_map_census().ok();
+        let events_before = mem::direct_map_events();
         // Room for every worker's task, made before any starts and owned by
         // this task while it spawns: no thread is created without a place
         // for it.
@@ -247,6 +251,7 @@ impl Exerciser {
                 runs.ioremap.size = ioremap_slice(c.size(), cfg.threads);
             }
             runs.dmap = [dmap_before, None];
+            runs.dmap_events = [events_before, None];
             runs.started = Some(Instant::now());
             runs.elapsed_ns = 0;
             let old = core::mem::take(&mut runs.tasks);
@@ -361,8 +366,10 @@ impl Exerciser {
         // `Running` (nothing else touches it) until it is recorded.
         drop(runs);
         let after = kmap::direct_map_census().ok();
+        let events_after = mem::direct_map_events();
         let mut runs = self.runs.lock();
         runs.dmap[1] = after;
+        runs.dmap_events[1] = events_after;
         runs.state = if self.ctl.stop_requested() {
             State::Stopped
         } else {
@@ -414,6 +421,7 @@ impl Exerciser {
         runs.elapsed_ns = 0;
         runs.started = None;
         runs.dmap = [None; 2];
+        runs.dmap_events = [None; 2];
         runs.cfg = cfg;
         drop(runs);
         self.pool.with_evictions(|e| e.reset());

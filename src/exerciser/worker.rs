@@ -86,7 +86,12 @@ pub(crate) fn run(
     };
     if let Err(e) = r {
         w.st.errors += 1;
-        pr_err_rl!("worker {}: {} stopped early: {:?}\n", id, Show(cfg.scenario), e);
+        pr_err_rl!(
+            "worker {}: {} stopped early: {:?}\n",
+            id,
+            Show(cfg.scenario),
+            e
+        );
     }
     None
 }
@@ -118,7 +123,12 @@ impl Worker<'_> {
         }
         if let Err(e) = r {
             // Counted in the totals by whoever handles the error.
-            pr_err_rl!("{}: {} failed: {:?}\n", Show(self.cfg.scenario), op.key(), e);
+            pr_err_rl!(
+                "{}: {} failed: {:?}\n",
+                Show(self.cfg.scenario),
+                op.key(),
+                e
+            );
         }
         r
     }

@@ -128,6 +128,34 @@ mod tests {
     use std::string::String;
 
     #[test]
+    fn direct_map_events_are_the_difference_and_say_none_without_collapses() {
+        let before = DirectMapEvents {
+            splits: [3, 1],
+            collapses: Some([0, 0]),
+        };
+        let after = DirectMapEvents {
+            splits: [7, 1],
+            collapses: Some([2, 0]),
+        };
+        let mut out = String::new();
+        before.since(&after).write_kv(&mut out).unwrap();
+        assert_eq!(
+            out,
+            "direct_map.splits=2M=4 1G=0\ndirect_map.collapses=2M=2 1G=0\n"
+        );
+        let old = DirectMapEvents {
+            splits: [0, 0],
+            collapses: None,
+        };
+        let mut out = String::new();
+        old.since(&after).write_kv(&mut out).unwrap();
+        assert_eq!(
+            out,
+            "direct_map.splits=2M=7 1G=1\ndirect_map.collapses=none\n"
+        );
+    }
+
+    #[test]
     fn op_slots_follow_the_scenario() {
         let mut r = RunStats::new();
         assert!(r.op(Scenario::SetPages, Op::ArrayWc).is_none());
@@ -177,5 +205,42 @@ mod tests {
         );
         assert!(s.contains("set_pages.uc.lat_min_ns=50\n"), "{s}");
         assert!(s.contains("set_pages.wb.ops=0\n"), "{s}");
+    }
+}
+
+/// The direct map's split and collapse events (`/proc/vmstat`'s
+/// `direct_map_level{2,3}_{splits,collapses}`), as the kernel counts them
+/// for the whole machine. `collapses` is `None` on a kernel that never
+/// collapses split pages back (before 6.15).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct DirectMapEvents {
+    /// Splits of a 2M page into 4K pages, and of a 1G page into 2M pages.
+    pub(crate) splits: [u64; 2],
+    /// Collapses of 4K pages into a 2M page, and of 2M pages into a 1G page.
+    pub(crate) collapses: Option<[u64; 2]>,
+}
+
+impl DirectMapEvents {
+    /// What happened between `self` (before) and `after`, machine-wide.
+    pub(crate) fn since(&self, after: &DirectMapEvents) -> DirectMapEvents {
+        let d = |a: [u64; 2], b: [u64; 2]| [b[0].wrapping_sub(a[0]), b[1].wrapping_sub(a[1])];
+        DirectMapEvents {
+            splits: d(self.splits, after.splits),
+            collapses: match (self.collapses, after.collapses) {
+                (Some(a), Some(b)) => Some(d(a, b)),
+                _ => None,
+            },
+        }
+    }
+
+    /// `direct_map.splits=2M=.. 1G=..` and `direct_map.collapses=...`
+    /// (`none` where the kernel does not collapse).
+    pub(crate) fn write_kv(&self, w: &mut impl Write) -> fmt::Result {
+        let [s2, s1] = self.splits;
+        writeln!(w, "direct_map.splits=2M={s2} 1G={s1}")?;
+        match self.collapses {
+            Some([c2, c1]) => writeln!(w, "direct_map.collapses=2M={c2} 1G={c1}"),
+            None => writeln!(w, "direct_map.collapses=none"),
+        }
     }
 }

@@ -243,7 +243,7 @@ pub(crate) fn pv_site_calls_hook() -> Option<bool> {
             bytes[i] == 0xe8
                 && at
                     .wrapping_add(i as u64 + 5)
-                    .wrapping_add(rel as i64 as u64)
+                    .wrapping_add(i64::from(rel) as u64)
                     == hook
         });
         Some(calls)
@@ -421,7 +421,13 @@ impl kwalk::Leaves for KernelTables {
     fn read_run(&mut self, slot: u64, out: &mut [u64]) -> bool {
         // SAFETY: `copy_from_kernel_nofault()` may be given any address (a
         // fault gives -EFAULT); `out` is valid for `out.len()` entries.
-        unsafe { ffi::pte_attrs_glue_read_entries(slot as _, out.as_mut_ptr(), out.len()) == 0 }
+        unsafe {
+            ffi::pte_attrs_glue_read_entries(
+                slot as kernel::ffi::c_ulong,
+                out.as_mut_ptr(),
+                out.len(),
+            ) == 0
+        }
     }
 
     fn leaf_pv(&self, raw: u64, level: Level) -> u64 {
@@ -435,7 +441,7 @@ impl attrs::Tables for KernelTables {
         // SAFETY: `copy_from_kernel_nofault()` may be given any address:
         // it refuses user addresses and turns a fault into -EFAULT; `val`
         // is a valid place for the 8 bytes.
-        let r = unsafe { ffi::pte_attrs_glue_read_entry(slot as _, &mut val) };
+        let r = unsafe { ffi::pte_attrs_glue_read_entry(slot as kernel::ffi::c_ulong, &mut val) };
         (r == 0).then_some(val)
     }
 

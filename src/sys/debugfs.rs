@@ -48,8 +48,8 @@ use kernel::sync::Mutex;
 use kernel::ThisModule;
 
 use crate::pure::parse::ParseError;
-use crate::sys::{ffi, mem};
 use crate::sys::log::{pr_err_rl, Show};
+use crate::sys::{ffi, mem};
 
 /// The longest write a file accepts, in bytes; longer ones get `-EINVAL`.
 pub(crate) const MAX_WRITE: usize = 256;
@@ -325,8 +325,16 @@ impl Dir {
             open: Some(open::<F>),
             release: Some(release::<F>),
             llseek: Some(bindings::default_llseek),
-            read: (access != Access::Write).then_some(read::<F> as _),
-            write: (access != Access::Read).then_some(write::<F> as _),
+            read: if access != Access::Write {
+                Some(read::<F>)
+            } else {
+                None
+            },
+            write: if access != Access::Read {
+                Some(write::<F>)
+            } else {
+                None
+            },
             ..Default::default()
         };
         let published: *const AtomicBool = &*self.published;

@@ -38,6 +38,11 @@ extern "C" {
     /// or open runs through the proxy, and none can start.
     pub(crate) fn debugfs_remove(dentry: *mut c_void);
 
+    /// The direct map's split and collapse events (`all_vm_events()`) into
+    /// `out[0..4]`; how many the kernel counts (2 or 4), 0 without vm
+    /// event counters, or `-ENOMEM`.
+    pub(crate) fn pte_attrs_glue_direct_map_events(out: *mut u64) -> c_int;
+
     /// `cpu_feature_enabled(X86_FEATURE_XENPV)`.
     pub(crate) fn pte_attrs_glue_xenpv() -> bool;
 

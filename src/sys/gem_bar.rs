@@ -135,7 +135,8 @@ impl BarPaths {
         unsafe { pte_attrs_gem_io_mapping_unmap(whole) };
         for i in 0..pages {
             // SAFETY: the offset is within the io_mapping.
-            let va = unsafe { pte_attrs_gem_io_mapping_map_local_wc(m.as_ptr(), (i << 12) as _) };
+            let va =
+                unsafe { pte_attrs_gem_io_mapping_map_local_wc(m.as_ptr(), (i << 12) as c_ulong) };
             let Some(va) = NonNull::new(va) else {
                 r.local.pages += 1;
                 r.local.wrong += 1;
@@ -151,7 +152,8 @@ impl BarPaths {
             r.local.wrong += c.wrong;
         }
         // SAFETY: the BAR's range is ours and not RAM; unmapped in `Drop`.
-        let v = unsafe { bindings::memremap(start, size as usize, bindings::MEMREMAP_WC as _) };
+        let v =
+            unsafe { bindings::memremap(start, size as usize, bindings::MEMREMAP_WC as c_ulong) };
         let v = NonNull::new(v).ok_or(ENOMEM)?;
         this.memremap = Some(v);
         r.memremap = check_wc(v.as_ptr() as u64, pages);

@@ -15,7 +15,7 @@ use crate::pure::attrs::CacheMode;
 use crate::sys::ffi;
 
 use crate::pure::latency::OpStats;
-use crate::pure::run_stats::RunStats;
+use crate::pure::run_stats::{DirectMapEvents, RunStats};
 
 /// Types whose all-zero bytes are a valid, empty value.
 ///
@@ -89,4 +89,18 @@ pub(crate) fn page_memtype(pfn: u64, max: u64) -> (Option<CacheMode>, u64) {
         unsafe { ffi::pte_attrs_glue_page_memtype_run(pfn as c_ulong, max as c_ulong, &mut run) };
     let mode = u32::try_from(m).ok().and_then(CacheMode::from_kernel);
     (mode, (run as u64).max(1))
+}
+
+/// The direct map's split and collapse events so far (machine-wide), or
+/// `None` where the kernel does not count them (no
+/// `CONFIG_VM_EVENT_COUNTERS`) or there was no memory to read them. May
+/// sleep.
+pub(crate) fn direct_map_events() -> Option<DirectMapEvents> {
+    let mut v = [0u64; 4];
+    // SAFETY: `v` has room for the 4 values the glue may write.
+    let n = unsafe { ffi::pte_attrs_glue_direct_map_events(v.as_mut_ptr()) };
+    (n >= 2).then(|| DirectMapEvents {
+        splits: [v[0], v[1]],
+        collapses: (n >= 4).then_some([v[2], v[3]]),
+    })
 }

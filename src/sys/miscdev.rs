@@ -273,7 +273,6 @@ impl<T: MiscFile> Registration<T> {
                 core::ptr::addr_of!((*inner).fops).cast::<c_void>(),
             )
         };
-        // The glue registers a copy of `fops` with `compat_ioctl` added.
         // SAFETY: `name` is static; `inner` stays where it is until `Drop`
         // (or the failure below) has deregistered the device.
         let m = unsafe { pte_attrs_gem_misc_register(name.as_char_ptr(), fops, data_ptr) };
@@ -307,6 +306,11 @@ impl<T: MiscFile> Registration<T> {
     const FOPS: bindings::file_operations = bindings::file_operations {
         release: Some(Self::release_cb),
         unlocked_ioctl: Some(Self::ioctl_cb),
+        // The ioctl structs have the same layout for 32-bit callers, and
+        // `compat_ptr_ioctl` converts the pointer argument (without
+        // CONFIG_COMPAT there are no 32-bit callers).
+        #[cfg(CONFIG_COMPAT)]
+        compat_ioctl: Some(bindings::compat_ptr_ioctl),
         mmap: Some(Self::mmap_cb),
         // SAFETY: all-zero is a valid `file_operations` (no callback).
         ..unsafe { MaybeUninit::zeroed().assume_init() }

@@ -48,7 +48,9 @@ impl<T: Shrink> Shrinker<T> {
     /// Registers a shrinker named `name` that evicts from `target`.
     pub(crate) fn register(name: &'static CStr, target: Arc<T>) -> Result<Self> {
         // SAFETY: `"%s"` with one string argument, NUL-terminated.
-        let ptr = unsafe { bindings::shrinker_alloc(0, c"%s".as_ptr().cast(), name.as_char_ptr()) };
+        let ptr = unsafe {
+            bindings::shrinker_alloc(0, kernel::c_str!("%s").as_char_ptr(), name.as_char_ptr())
+        };
         let Some(ptr) = NonNull::new(ptr) else {
             kernel::pr_err!("cannot allocate the shrinker {}\n", name);
             return Err(ENOMEM);
