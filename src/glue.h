@@ -6,11 +6,11 @@
 #ifndef _PTE_ATTRS_GLUE_H
 #define _PTE_ATTRS_GLUE_H
 
+#include <linux/fs.h>
 #include <linux/types.h>
 #include <asm/pgtable_types.h>
 
 struct dentry;
-struct file_operations;
 struct pte_attrs_info;
 struct pte_attrs_leaf;
 

@@ -30,11 +30,13 @@
 
 /// `module!` with the keys of the kernel it is built for: 6.12 takes
 /// `author: "..."`, 7.x `authors: ["..."]`. The module root states its
-/// metadata once, through this.
+/// metadata once, through this. (Token trees, not `ty`/`literal`
+/// fragments: 6.12's `module!` parses raw tokens and cannot see into the
+/// groups those become.)
 #[cfg(not(kernel_7))]
 macro_rules! declare_module {
-    (type: $t:ty, name: $n:literal, author: $a:literal, description: $d:literal,
-     license: $l:literal $(,)?) => {
+    (type: $t:ident, name: $n:tt, author: $a:tt, description: $d:tt,
+     license: $l:tt $(,)?) => {
         kernel::prelude::module! {
             type: $t,
             name: $n,
@@ -46,8 +48,8 @@ macro_rules! declare_module {
 }
 #[cfg(kernel_7)]
 macro_rules! declare_module {
-    (type: $t:ty, name: $n:literal, author: $a:literal, description: $d:literal,
-     license: $l:literal $(,)?) => {
+    (type: $t:ident, name: $n:tt, author: $a:tt, description: $d:tt,
+     license: $l:tt $(,)?) => {
         kernel::prelude::module! {
             type: $t,
             name: $n,
