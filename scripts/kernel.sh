@@ -14,7 +14,7 @@ set -euo pipefail
 KDIR=$(harness_kdir)
 [ -z "$DISTRO" ] || die "KERNEL=$KERNEL is Debian's build: scripts/distro.sh prepares it"
 FRAGMENTS=("$ROOT/kernel/base.config" "$ROOT/kernel/$KSERIES.config")
-[ "$KFLAVOR" = debug ] && FRAGMENTS+=("$ROOT/kernel/debug.config")
+[ "$KFLAVOR" = debug ] && FRAGMENTS+=("$ROOT/kernel/debug.config" "$ROOT/kernel/debug-$KSERIES.config")
 
 ksrc_fetch
 src_version=$KSRC_VERSION

@@ -23,7 +23,7 @@ ALLOWED_UNSAFE='^src/(sys\.rs|sys/[a-z_]+\.rs|pte_attrs\.rs|export\.rs)$'
 declare -A RANK=([pure]=0 [sys]=1 [exerciser]=2 [bench]=3 [knobs]=4 [root]=5)
 declare -A ORDER=(
 	[pure]="attrs kwalk audit parse ratelimit config latency run_stats samples gem"
-	[sys]="ffi time log mem accessor page kmap cpa c_loops pci io shrinker task debugfs miscdev gem_pages gem_bar user_pte"
+	[sys]="ffi time log mem accessor page kmap cpa expect c_loops pci io shrinker task debugfs miscdev gem_pages gem_bar user_pte"
 	[exerciser]="verify page_set pool control worker run results audit gem_mmap"
 	[bench]="accessor cpa"
 	[knobs]="user_lookup accessor config control report audit"

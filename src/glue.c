@@ -9,6 +9,7 @@
 #include <linux/gfp.h>
 #include <linux/ioport.h>
 #include <linux/kthread.h>
+#include <linux/moduleparam.h>
 #include <linux/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -38,6 +39,23 @@
 bool pte_attrs_glue_xenpv(void)
 {
 	return cpu_feature_enabled(X86_FEATURE_XENPV);
+}
+
+/*
+ * The `alias` debugfs knob maps a RAM page WC a second time while the
+ * direct map keeps it WB: an alias Intel's SDM calls undefined (WC allows
+ * speculative reads), which the audit must find. Off unless the module is
+ * loaded with allow_alias=1 (or root writes 1 to the parameter): test VMs
+ * only. A module parameter in C: 6.12's module! has none.
+ */
+static bool allow_alias;
+module_param(allow_alias, bool, 0600);
+MODULE_PARM_DESC(allow_alias,
+		 "Let the debugfs alias knob map one page WC beside its WB direct map (undefined on real hardware: test VMs only)");
+
+bool pte_attrs_glue_alias_allowed(void)
+{
+	return READ_ONCE(allow_alias);
 }
 
 /*

@@ -21,6 +21,7 @@ const char *pte_attrs_rs_cache_mode_name(int mode);
 int pte_attrs_rs_walk(unsigned long start, unsigned long end,
 		      unsigned int flags, const void *fn, void *data);
 
+bool pte_attrs_glue_alias_allowed(void);
 int pte_attrs_glue_direct_map_events(u64 *out);
 struct dentry *pte_attrs_glue_debugfs_create_file(const char *name, umode_t mode,
 						 struct dentry *parent, void *data,

@@ -19,6 +19,8 @@
 //! - `kmap`: the whole kernel half: regions, "System RAM", the walk in
 //!   steps, the direct map's answers, `WcAlias` (the audit's own alias);
 //! - `cpa`: `set_pages_*`, `set_pages_array_*`, `set_memory_*` on those;
+//! - `expect`: the one check of a page's cache mode (the mode the kernel
+//!   really gives a request, read back through the accessor);
 //! - `accessor`: the patched paravirt `pte_val` call site, the live PAT
 //!   table, the no-fault walk of the kernel's tables;
 //! - `c_loops`: the C loops the accessor benchmark compares against;
@@ -65,6 +67,7 @@ pub(crate) mod accessor;
 pub(crate) mod c_loops;
 pub(crate) mod cpa;
 pub(crate) mod debugfs;
+pub(crate) mod expect;
 pub(crate) mod ffi;
 pub(crate) mod gem_bar;
 pub(crate) mod gem_pages;

@@ -13,18 +13,18 @@ use crate::exerciser::control::Control;
 use crate::exerciser::page_set::{Api, PageSet};
 use crate::exerciser::pool::{Evictor, Pool, PoolBlock};
 use crate::exerciser::verify::{self, Expect, Mismatch};
-use crate::pure::attrs::{CacheMode, PteAttrs};
+use crate::pure::attrs::CacheMode;
 use crate::pure::config::{
     object_blocks, object_orders, wc_again_due, Config, Op, Scenario, XorShift, MAX_ORDER,
     POOL_OBJECTS,
 };
 use crate::pure::run_stats::RunStats;
-use crate::sys::accessor;
 use crate::sys::io::IoMapping;
 use crate::sys::log::{pr_err_rl, Show};
 use crate::sys::page::Block;
 use crate::sys::pci::ClaimedBar;
 use crate::sys::time::{self, Instant};
+use crate::sys::{accessor, expect};
 
 /// What the `ioremap` scenario found; shown in `results`.
 #[derive(Copy, Clone, Default)]
@@ -520,16 +520,9 @@ impl Worker<'_> {
         let Some(second) = second else {
             return Ok(None);
         };
-        let got = accessor_mode(second.addr());
+        let got = expect::mode_at(second.addr());
         drop(second);
         drop(wc);
         Ok(Some(got))
     }
-}
-
-/// The cache mode of the entry mapping `addr`, through the accessor.
-fn accessor_mode(addr: usize) -> Option<CacheMode> {
-    let found = accessor::lookup(addr as u64)?;
-    let pv = accessor::pv_val(found.raw, found.level);
-    PteAttrs::decode(pv, found.level, &accessor::pat()).cache_mode()
 }

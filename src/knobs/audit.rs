@@ -11,6 +11,7 @@ use crate::exerciser::audit::Auditor;
 use crate::pure::audit::RegionKind;
 use crate::pure::parse;
 use crate::sys::debugfs::{File, Output, Rejected};
+use crate::sys::mem;
 
 /// `audit` (0600): write `1` (or `all`) to audit the whole kernel half,
 /// or a region name (`direct`, `vmalloc`, `vmemmap`, `cpu_entry`,
@@ -86,6 +87,12 @@ impl File for AliasFile {
 
     fn store(&self, input: &[u8]) -> Result<(), Rejected> {
         if parse::parse_bool(input)? {
+            if !mem::alias_allowed() {
+                return Err(Rejected::new(
+                    EPERM,
+                    "a WB/WC alias of RAM is undefined on real hardware: load with allow_alias=1 (test VMs only)",
+                ));
+            }
             self.auditor
                 .make_alias()
                 .map_err(|e| Rejected::new(e, "cannot allocate or map the page"))

@@ -38,6 +38,12 @@ extern "C" {
     /// or open runs through the proxy, and none can start.
     pub(crate) fn debugfs_remove(dentry: *mut c_void);
 
+    /// The module parameter `allow_alias`.
+    pub(crate) fn pte_attrs_glue_alias_allowed() -> bool;
+    /// `vm_unmap_aliases()` (mm/vmalloc.c): purges lazily freed vmap
+    /// areas and their TLB entries now. May sleep.
+    pub(crate) fn vm_unmap_aliases();
+
     /// The direct map's split and collapse events (`all_vm_events()`) into
     /// `out[0..4]`; how many the kernel counts (2 or 4), 0 without vm
     /// event counters, or `-ENOMEM`.

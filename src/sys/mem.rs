@@ -104,3 +104,10 @@ pub(crate) fn direct_map_events() -> Option<DirectMapEvents> {
         collapses: (n >= 4).then_some([v[2], v[3]]),
     })
 }
+
+/// Whether the `allow_alias` module parameter lets the `alias` knob make a
+/// WB/WC alias of RAM (off by default: test VMs only).
+pub(crate) fn alias_allowed() -> bool {
+    // SAFETY: reads a module parameter; no preconditions.
+    unsafe { ffi::pte_attrs_glue_alias_allowed() }
+}
