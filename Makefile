@@ -11,7 +11,7 @@
 # Variables: KERNEL=7.3|6.12|debian-7.3  FLAVOR=native|xen|debug
 #            ACCEL=auto|tcg|kvm  KDIR=...
 #            PTE_ATTRS_CACHE=dir (default ~/.cache/pte_attrs)  VM_TIMEOUT=s
-#            VM_MEM=size (bigvm: 8G)
+#            VM_MEM=size (bigvm: 8G)  VM_ARGS="nopat no5lvl ..." (kernel parameters)
 
 .PHONY: all module run shell check bench bigvm setup kernel host-test fmt clean
 
