@@ -28,7 +28,7 @@ if [ ! -e "$PA_DIR/audit" ]; then
 	ktap_skip_all "no $PA_DIR/audit in this build of the module"
 	exit "$KSFT_SKIP"
 fi
-ktap_set_plan 13
+ktap_set_plan 14
 ex_defaults
 knob evict 1
 knob alias 0 2>/dev/null
@@ -169,6 +169,15 @@ fi
 ktap_check "after the run the census still equals /proc/meminfo" census_is_meminfo
 
 # --- The deliberate alias -------------------------------------------------
+# A WB/WC alias of RAM is undefined on real hardware: the knob refuses it
+# (EPERM, nothing mapped) unless the allow_alias parameter is set.
+param=/sys/module/pte_attrs/parameters/allow_alias
+echo 0 >"$param"
+alias_refused() {
+	! knob alias 1 2>/dev/null && ! grep -q '^addr=' "$PA_DIR/alias"
+}
+ktap_check "without allow_alias the alias knob is refused and maps nothing" alias_refused
+echo 1 >"$param"
 knob alias 1
 info=$(cat "$PA_DIR/alias")
 addr=$(echo "$info" | sed -n 's/^addr=//p')

@@ -314,5 +314,10 @@ impl Drop for WcAlias {
         // SAFETY: the mapping `vmap()` made (type invariant), unmapped once;
         // the block is freed after this, as its field is dropped.
         unsafe { ffi::vunmap(self.addr.as_ptr()) };
+        // `vunmap()` frees the area lazily: the WC translation may stay in
+        // TLBs (and the page table) until a purge. Purge now, before the
+        // page goes back to the allocator, so no WC alias outlives it.
+        // SAFETY: process context (the type is dropped where it may sleep).
+        unsafe { ffi::vm_unmap_aliases() };
     }
 }
