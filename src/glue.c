@@ -409,6 +409,10 @@ EXPORT_SYMBOL_GPL(pte_attrs_walk);
  * disabled, no struct page). *@run is how many pages from @pfn on, at most
  * @max (at least 1), have the same answer; pfn_valid() holds per
  * memory-map subsection, so it is asked once per subsection.
+ *
+ * Reads at most @max struct pages (the run's and the one that ends it):
+ * the audit calls this with preemption disabled and bounds @max by what
+ * its step may still read (STEP_PAGES in src/pure/audit.rs).
  */
 int pte_attrs_glue_page_memtype_run(unsigned long pfn, unsigned long max,
 				    unsigned long *run)
@@ -417,8 +421,12 @@ int pte_attrs_glue_page_memtype_run(unsigned long pfn, unsigned long max,
 	const unsigned long mask = BIT(PG_arch_1) | BIT(PG_arch_2);
 	unsigned long bits, i;
 
+	/* Without PAT (nopat) no page has a record: one answer for all. */
+	*run = max ? max : 1;
+	if (!pat_enabled())
+		return -1;
 	*run = 1;
-	if (!pat_enabled() || !pfn_valid(pfn))
+	if (!pfn_valid(pfn))
 		return -1;
 	bits = READ_ONCE(pte_attrs_page_flags(pfn_to_page(pfn))) & mask;
 	for (i = 1; i < max; i++) {

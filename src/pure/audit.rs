@@ -27,6 +27,13 @@
 //! frame ([`Frames`]); each answer covers a run of frames, which the
 //! audit remembers, so that the frames of a large page or of consecutive
 //! pages cost one question.
+//!
+//! The kernel side runs the walk in steps with preemption disabled
+//! ([`Audit::visitor_limited`]). A step ends after a number of leaves and
+//! questions, and after at most [`STEP_PAGES`] `struct page`s read for
+//! memtype records: the record of a large page's frames is read frame by
+//! frame (262,144 of them for a 1G page), so a step may stop inside a leaf
+//! and the next one goes on from the frame it stopped at.
 
 use core::fmt;
 use core::ops::ControlFlow;
@@ -156,7 +163,8 @@ pub(crate) trait Frames {
     fn direct(&mut self, pfn: u64) -> Run<Option<DirectEntry>>;
     /// The kernel's memtype record of RAM page `pfn` (`None`: it keeps
     /// none: PAT off, or no `struct page`), for a run of at most `max`
-    /// frames.
+    /// frames from `pfn` on. Reads at most `max` `struct page`s: the
+    /// run's, and the one after it that ends it.
     fn record(&mut self, pfn: u64, max: u64) -> Run<Option<CacheMode>>;
 }
 
@@ -383,6 +391,11 @@ pub(crate) struct Totals {
     pub(crate) pv_flag_diffs: u64,
     /// Questions asked of [`Frames`]: ram, direct, record.
     pub(crate) questions: [u64; 3],
+    /// `struct page`s the record questions read (at most the frames of
+    /// each answer and the one after: [`Frames::record`]).
+    pub(crate) record_pages: u64,
+    /// The most of them one step read ([`Audit::visitor_limited`]).
+    pub(crate) step_pages_max: u64,
     /// MMIO ranges that did not fit in the index (not checked against
     /// later ones).
     pub(crate) mmio_dropped: u64,
@@ -396,9 +409,42 @@ pub(crate) struct Totals {
 /// direct map of 4K pages costs one question per table.
 const RECORD_AHEAD: u64 = 512;
 
+/// `struct page`s one step may read for memtype records: those of 128 MiB
+/// of RAM, about what a step bounded by its 4096 entries and questions
+/// (`kmap::STEP_BUDGET`) costs.
+///
+/// Measured in a 4 GiB VM under TCG (7.3, `echo <region> > audit`, each
+/// step timed in `max_step_ns`; hardware is about ten times faster): the
+/// records cost about 14 ns a page (the direct map's 1,048,576 pages in
+/// 14.4 ms over 33 steps), so a step of 32768 pages about 0.45 ms. The
+/// steps that end on their 4096 entries and questions took up to 0.35 ms
+/// (vmalloc, 27,704 entries in 7 steps) and 1.3 ms (the kernel image:
+/// 1795 entries, one step). Without this bound one step read 785,919
+/// pages (3 GiB of RAM) in 10 ms or more; with 1G pages, 4096 units are
+/// 2048 leaves and questions: the records of 2 TiB of RAM in one step.
+pub(crate) const STEP_PAGES: u64 = 1 << 15;
+
 /// The nonwb lines may take at most this share (1/n) of the listing:
 /// they are for reference, the other kinds are problems.
 const NONWB_SHARE: usize = 4;
+
+/// A leaf a step left before all its frames were checked: its next visit
+/// goes on at frame `next` of it, if it is still the same entry.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Partial {
+    addr: u64,
+    level: Level,
+    raw: u64,
+    pv: u64,
+    /// The first frame (from the leaf's first) not yet checked.
+    next: u64,
+}
+
+impl Partial {
+    fn of(&self, l: &Leaf) -> bool {
+        self.addr == l.addr && self.level == l.level && self.raw == l.raw && self.pv == l.pv
+    }
+}
 
 /// The audit's state: census, totals, the findings list and the MMIO
 /// index, in buffers the caller allocated up front.
@@ -433,6 +479,16 @@ pub(crate) struct Audit<'a> {
     text_4k_blocks: u64,
     last_text_block: Option<u64>,
     finished: bool,
+    /// The leaf the last step left unfinished.
+    partial: Option<Partial>,
+    /// The current step ends once [`Audit::work`] reaches `until` or
+    /// `totals.record_pages` reaches `pages_until`; it began with
+    /// `pages_from` pages read.
+    until: u64,
+    pages_until: u64,
+    pages_from: u64,
+    /// Pages a step may read for records ([`STEP_PAGES`]).
+    step_pages: u64,
 }
 
 impl<'a> Audit<'a> {
@@ -479,24 +535,49 @@ impl<'a> Audit<'a> {
             text_4k_blocks: 0,
             last_text_block: None,
             finished: false,
+            partial: None,
+            until: u64::MAX,
+            pages_until: u64::MAX,
+            pages_from: 0,
+            step_pages: STEP_PAGES,
         }
     }
 
-    /// The visitor that audits each leaf, asking `frames` about frames.
+    /// The audit with another bound on the pages a step reads (at least
+    /// 1) than [`STEP_PAGES`].
+    // Used by the host tests, whose tables are small.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn with_step_pages(mut self, pages: u64) -> Self {
+        self.step_pages = pages.max(1);
+        self
+    }
+
+    /// The visitor that audits each leaf, asking `frames` about frames,
+    /// with no limit: the whole walk in one step.
     // Used by the host tests (the kernel side reads the rendering).
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn visitor<'b, F: Frames>(
         &'b mut self,
         frames: &'b mut F,
     ) -> AuditVisitor<'b, 'a, F> {
-        self.visitor_limited(frames, u64::MAX)
+        self.until = u64::MAX;
+        self.pages_until = u64::MAX;
+        self.pages_from = self.totals.record_pages;
+        AuditVisitor {
+            audit: self,
+            frames,
+            unfinished: false,
+        }
     }
 
-    /// [`Audit::visitor`] that stops the walk ([`Step::Stopped`], resumed
-    /// after the leaf) once `limit` units of work were done: one a leaf
-    /// and one a question. A large page's frames are many questions when
-    /// their answers change often, so that a step's time under disabled
-    /// preemption is bounded by more than its count of entries.
+    /// The visitor of one step, which stops the walk ([`Step::Stopped`])
+    /// once `limit` units of work were done (one a leaf, one a question)
+    /// or [`STEP_PAGES`] `struct page`s were read for records, whichever
+    /// comes first: so that a step's time under disabled preemption is
+    /// bounded by more than its count of entries. Large pages make few
+    /// leaves and questions but many pages to read: a step may stop
+    /// inside a leaf ([`Visitor::unfinished`]), and the next one goes on
+    /// where it stopped. Each step does some work, so that the walk ends.
     ///
     /// [`Step::Stopped`]: crate::pure::kwalk::Step::Stopped
     pub(crate) fn visitor_limited<'b, F: Frames>(
@@ -504,12 +585,19 @@ impl<'a> Audit<'a> {
         frames: &'b mut F,
         limit: u64,
     ) -> AuditVisitor<'b, 'a, F> {
-        let until = self.work().saturating_add(limit);
+        self.until = self.work().saturating_add(limit.max(1));
+        self.pages_from = self.totals.record_pages;
+        self.pages_until = self.pages_from.saturating_add(self.step_pages);
         AuditVisitor {
-            until,
             audit: self,
             frames,
+            unfinished: false,
         }
+    }
+
+    /// Whether the current step has done all the work it may.
+    fn spent(&self) -> bool {
+        self.work() >= self.until || self.totals.record_pages >= self.pages_until
     }
 
     /// Ends the audit: the last MMIO range is checked. Call it once the
@@ -587,9 +675,57 @@ impl<'a> Audit<'a> {
         PteAttrs::decode_in(v, level, &self.pat, self.masks)
     }
 
-    /// Audits one leaf.
-    fn leaf(&mut self, l: &Leaf, frames: &mut impl Frames) {
+    /// Audits one leaf, or goes on with the one the last step left
+    /// unfinished. `false` if the step's work ran out before every frame
+    /// of the leaf was checked (the next visit of the leaf goes on).
+    fn leaf(&mut self, l: &Leaf, frames: &mut impl Frames) -> bool {
         let kind = self.region_of(l.addr);
+        let a = self.decode(l.pv, l.level);
+        let mut i = match self.partial.take() {
+            Some(p) if p.of(l) => p.next,
+            // A leaf the last step left and the walk does not come back
+            // to (the tables changed in between) is not finished.
+            _ => {
+                if !self.count(l, kind, &a) {
+                    return true;
+                }
+                0
+            }
+        };
+        let mode = a.cache_mode();
+        let first = a.pfn();
+        let n = l.level.size() >> 12;
+        while i < n {
+            if self.spent() {
+                self.partial = Some(Partial {
+                    addr: l.addr,
+                    level: l.level,
+                    raw: l.raw,
+                    pv: l.pv,
+                    next: i,
+                });
+                return false;
+            }
+            let pfn = first + i;
+            let ram = self.ram_at(pfn, frames);
+            let k = ram.left(pfn).min(n - i);
+            let addr = l.addr + (i << 12);
+            i += if !ram.what {
+                self.mmio(pfn, k, addr, mode);
+                k
+            } else if kind == RegionKind::Direct {
+                self.check_record(pfn, k, addr, l.level, mode, frames)
+            } else {
+                self.check_alias(pfn, k, addr, l.level, mode, frames)
+            };
+        }
+        true
+    }
+
+    /// Counts leaf `l` (decoded `a`) in the census of `kind`, and its
+    /// paravirt disagreements; `false` if its frames are not to be
+    /// checked (not present in either view).
+    fn count(&mut self, l: &Leaf, kind: RegionKind, a: &PteAttrs) -> bool {
         if kind == RegionKind::Text && l.level == Level::K4 {
             let block = l.addr >> 21;
             if self.last_text_block != Some(block) {
@@ -597,41 +733,23 @@ impl<'a> Audit<'a> {
                 self.text_4k_blocks += 1;
             }
         }
-        let a = self.decode(l.pv, l.level);
         let c = &mut self.census[kind as usize];
         c.levels[level_index(l.level)] += 1;
         if !l.present() {
             c.not_present += 1;
-            return;
+            return false;
         }
         c.modes[a.cache_mode().map_or(6, |m| m as usize)] += 1;
         if !a.present() {
             self.totals.pv_not_present += 1;
             self.pv_finding(Kind::PvNotPresent, l);
-            return;
+            return false;
         }
         if (l.pv ^ l.raw) & !self.masks.frame_mask(l.level) != 0 {
             self.totals.pv_flag_diffs += 1;
             self.pv_finding(Kind::PvFlags, l);
         }
-        let mode = a.cache_mode();
-        let first = a.pfn();
-        let n = l.level.size() >> 12;
-        let mut i = 0;
-        while i < n {
-            let pfn = first + i;
-            let ram = self.ram_at(pfn, frames);
-            let k = ram.left(pfn).min(n - i);
-            let addr = l.addr + (i << 12);
-            if !ram.what {
-                self.mmio(pfn, k, addr, mode);
-            } else if kind == RegionKind::Direct {
-                self.check_record(pfn, k, addr, l.level, mode, frames);
-            } else {
-                self.check_alias(pfn, k, addr, l.level, mode, frames);
-            }
-            i += k;
-        }
+        true
     }
 
     fn ram_at(&mut self, pfn: u64, frames: &mut impl Frames) -> Run<bool> {
@@ -659,7 +777,8 @@ impl<'a> Audit<'a> {
     }
 
     /// RAM frames `pfn..pfn + n` of the direct map, at `addr`, in `mode`:
-    /// their records.
+    /// their records. Returns how many were checked before the step's
+    /// work ran out (all `n` if it did not).
     fn check_record(
         &mut self,
         pfn: u64,
@@ -668,14 +787,27 @@ impl<'a> Audit<'a> {
         level: Level,
         mode: Option<CacheMode>,
         frames: &mut impl Frames,
-    ) {
+    ) -> u64 {
         let mut i = 0;
         while i < n {
             let r = match self.record {
                 Some(r) if r.covers(pfn + i) => r,
                 _ => {
+                    if self.spent() {
+                        break;
+                    }
+                    // Not more pages than the step has left (at least 1:
+                    // not spent).
+                    let left = self.pages_until - self.totals.record_pages;
+                    let max = (n - i).max(RECORD_AHEAD).min(left);
                     self.totals.questions[2] += 1;
-                    let r = sane(frames.record(pfn + i, (n - i).max(RECORD_AHEAD)), pfn + i);
+                    let r = sane(frames.record(pfn + i, max), pfn + i);
+                    // What the kernel side read: the run's pages and the
+                    // one that ended it, within `max`.
+                    let read = r.left(pfn + i).saturating_add(1).min(max);
+                    self.totals.record_pages += read;
+                    let step = self.totals.record_pages - self.pages_from;
+                    self.totals.step_pages_max = self.totals.step_pages_max.max(step);
                     self.record = Some(r);
                     r
                 }
@@ -712,10 +844,12 @@ impl<'a> Audit<'a> {
             }
             i += k;
         }
+        i
     }
 
     /// RAM frames `pfn..pfn + n` mapped at `addr` outside the direct map,
-    /// in `mode`: their direct-map entries.
+    /// in `mode`: their direct-map entries. Returns how many were checked
+    /// before the step's work ran out (all `n` if it did not).
     fn check_alias(
         &mut self,
         pfn: u64,
@@ -724,10 +858,13 @@ impl<'a> Audit<'a> {
         level: Level,
         mode: Option<CacheMode>,
         frames: &mut impl Frames,
-    ) {
+    ) -> u64 {
         let mut i = 0;
         while i < n {
             let p = pfn + i;
+            if !self.direct.is_some_and(|r| r.covers(p)) && self.spent() {
+                break;
+            }
             let d = self.direct_at(p, frames);
             let k = d.left(p).min(n - i);
             match d.what {
@@ -753,6 +890,7 @@ impl<'a> Audit<'a> {
             }
             i += k;
         }
+        i
     }
 
     /// Frames `pfn..pfn + n`, not RAM, mapped at `addr` in `mode`.
@@ -870,6 +1008,8 @@ impl<'a> Audit<'a> {
         writeln!(w, "unreadable_tables={}", walk.unreadable)?;
         writeln!(w, "repeated_tables={}", walk.repeated)?;
         writeln!(w, "steps={}", walk.steps)?;
+        writeln!(w, "revisits={}", walk.revisits)?;
+        writeln!(w, "max_step_ns={}", walk.max_step_ns)?;
         let d = self.census(RegionKind::Direct);
         for (i, l) in LEVELS.iter().enumerate() {
             writeln!(w, "direct_map.{}={}", l.name(), d.levels[i])?;
@@ -901,6 +1041,9 @@ impl<'a> Audit<'a> {
             ("questions.ram", t.questions[0]),
             ("questions.direct", t.questions[1]),
             ("questions.record", t.questions[2]),
+            ("record_pages", t.record_pages),
+            ("step_pages_max", t.step_pages_max),
+            ("step_pages_bound", self.step_pages),
             ("mmio_ranges", self.nmmio as u64),
             ("mmio_capacity", self.mmio.len() as u64),
             ("mmio_dropped", t.mmio_dropped),
@@ -997,21 +1140,26 @@ fn sane<T: Copy>(r: Run<T>, pfn: u64) -> Run<T> {
     }
 }
 
-/// The visitor of [`Audit::visitor`].
+/// The visitor of [`Audit::visitor`] and [`Audit::visitor_limited`].
 pub(crate) struct AuditVisitor<'b, 'a, F> {
-    until: u64,
     audit: &'b mut Audit<'a>,
     frames: &'b mut F,
+    /// The last leaf was left unfinished.
+    unfinished: bool,
 }
 
 impl<F: Frames> Visitor for AuditVisitor<'_, '_, F> {
     fn leaf(&mut self, leaf: &Leaf) -> ControlFlow<()> {
-        self.audit.leaf(leaf, self.frames);
-        if self.audit.work() >= self.until {
+        self.unfinished = !self.audit.leaf(leaf, self.frames);
+        if self.unfinished || self.audit.spent() {
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())
         }
+    }
+
+    fn unfinished(&self) -> bool {
+        self.unfinished
     }
 }
 
@@ -1020,7 +1168,7 @@ mod tests {
     extern crate std;
 
     use super::*;
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
     use std::string::String;
     use std::vec;
     use std::vec::Vec;
@@ -1589,9 +1737,9 @@ mod tests {
         // alias them).
         fr.records.insert(0x1280, Wc);
         let root = b.root_va();
-        let run = |budget: u64, limit: u64, b: &mut Builder, fr: &mut Fake| {
+        let run = |budget: u64, limit: u64, pages: u64, b: &mut Builder, fr: &mut Fake| {
             let mut fb = bufs(16, 8);
-            let mut a = audit(&mut fb);
+            let mut a = audit(&mut fb).with_step_pages(pages);
             let mut w = KernelWalk::new(VaLayout::L4, PteMasks::ARCH, 0, 0).with_not_present();
             loop {
                 let step = w.step(root, &mut b.t, &mut a.visitor_limited(fr, limit), budget);
@@ -1607,9 +1755,10 @@ mod tests {
                 .map(|&k| a.census(k).levels.iter().sum::<u64>())
                 .sum();
             assert_eq!(total, w.stats.leaves.iter().sum::<u64>());
+            assert!(a.totals().step_pages_max <= pages);
             (s, w.stats.steps)
         };
-        let (one, steps) = run(u64::MAX, u64::MAX, &mut b, &mut fr);
+        let (one, steps) = run(u64::MAX, u64::MAX, u64::MAX, &mut b, &mut fr);
         assert_eq!(steps, 1);
         assert_eq!(get(&one, "direct_map.4K"), 700);
         assert_eq!(get(&one, "direct_map.2M"), 1);
@@ -1630,18 +1779,150 @@ mod tests {
         let same = |s: &str| -> Vec<String> {
             s.lines()
                 .filter(|l| {
-                    !["tables=", "entries=", "steps=", "questions."]
-                        .iter()
-                        .any(|k| l.starts_with(k))
+                    ![
+                        "tables=",
+                        "entries=",
+                        "steps=",
+                        "revisits=",
+                        "questions.",
+                        "record_pages=",
+                        "step_pages_",
+                    ]
+                    .iter()
+                    .any(|k| l.starts_with(k))
                 })
                 .map(String::from)
                 .collect()
         };
-        for (budget, limit) in [(1, u64::MAX), (3, 2), (40, 5), (u64::MAX, 1)] {
-            let (chunked, steps) = run(budget, limit, &mut b, &mut fr);
-            assert!(steps > 10, "{budget} {limit}: {steps}");
-            assert_eq!(same(&chunked), same(&one), "budget {budget} limit {limit}");
+        // The 1G page's records in 8 steps or more; the 2M page's too
+        // with 7 pages a step (a step stops inside both).
+        for (budget, limit, pages) in [
+            (1, u64::MAX, u64::MAX),
+            (3, 2, u64::MAX),
+            (40, 5, u64::MAX),
+            (u64::MAX, 1, u64::MAX),
+            (u64::MAX, u64::MAX, STEP_PAGES),
+            (u64::MAX, u64::MAX, 7),
+            (5, 3, 100),
+        ] {
+            let (chunked, steps) = run(budget, limit, pages, &mut b, &mut fr);
+            let what = std::format!("budget {budget} limit {limit} pages {pages}");
+            assert!(steps > 7, "{what}: {steps}");
+            assert_eq!(same(&chunked), same(&one), "{what}");
+            assert_eq!(get(&chunked, "step_pages_bound"), pages, "{what}");
+            assert!(get(&chunked, "revisits") > 0 || pages == u64::MAX, "{what}");
         }
+    }
+
+    /// A direct map of 4 TiB in 1G pages, as a big server has it: all
+    /// RAM, WB records but for a few WC pages (each ends a run), and what
+    /// each record question reads, as the kernel's loop reads it (the run,
+    /// and the page that ends it).
+    struct Big {
+        frames: u64,
+        wc: BTreeSet<u64>,
+        /// The runs answered, `(first, frames)`.
+        asked: Vec<(u64, u64)>,
+        /// `struct page`s read since the test last cleared it.
+        reads: u64,
+    }
+
+    impl Frames for Big {
+        fn ram(&mut self, pfn: u64) -> Run<bool> {
+            ram_run(&[(0, self.frames)], pfn)
+        }
+        fn direct(&mut self, pfn: u64) -> Run<Option<DirectEntry>> {
+            Run {
+                first: pfn & !((1 << 18) - 1),
+                frames: 1 << 18,
+                what: Some(DirectEntry {
+                    mode: Some(Wb),
+                    level: Level::G1,
+                }),
+            }
+        }
+        fn record(&mut self, pfn: u64, max: u64) -> Run<Option<CacheMode>> {
+            let end = pfn.saturating_add(max);
+            let wc = self.wc.contains(&pfn);
+            let stop = if wc {
+                (pfn + 1..end).find(|p| !self.wc.contains(p)).unwrap_or(end)
+            } else {
+                self.wc.range(pfn..end).next().copied().unwrap_or(end)
+            };
+            let frames = stop - pfn;
+            self.reads += (frames + 1).min(max);
+            self.asked.push((pfn, frames));
+            Run {
+                first: pfn,
+                frames,
+                what: Some(if wc { Wc } else { Wb }),
+            }
+        }
+    }
+
+    #[test]
+    fn a_4tib_direct_map_of_1g_pages_is_read_in_bounded_steps() {
+        use crate::pure::attrs::{TableLevel, VaLayout};
+        use crate::pure::kwalk::fake::Builder;
+        use crate::pure::kwalk::{KernelWalk, Step};
+        // The kernel side's step: 4096 entries and units of work.
+        const STEP: u64 = 4096;
+        const LEAVES: u64 = 4096;
+        assert!(STEP_PAGES < 1 << 18, "a 1G page's records in one step");
+        let frames = LEAVES << 18;
+        let mut b = Builder::new(VaLayout::L4, 0);
+        for g in 0..LEAVES {
+            b.set(
+                DMAP + (g << 30),
+                TableLevel::Pud,
+                entry(Level::G1, g << 18, Wb),
+            );
+        }
+        // WC pages: at the start, at both sides of a leaf's end, inside a
+        // leaf, and the last frame.
+        let wc: BTreeSet<u64> = [5, 6, (1 << 18) - 1, 1 << 18, (77 << 18) + 12345, frames - 1]
+            .into_iter()
+            .collect();
+        let mut fr = Big {
+            frames,
+            wc,
+            asked: Vec::new(),
+            reads: 0,
+        };
+        let mut fb = bufs(16, 8);
+        let mut a = audit(&mut fb);
+        let mut w = KernelWalk::new(VaLayout::L4, PteMasks::ARCH, 0, 0).with_not_present();
+        let root = b.root_va();
+        let (mut worst, mut steps) = (0, 0u64);
+        loop {
+            fr.reads = 0;
+            let step = w.step(root, &mut b.t, &mut a.visitor_limited(&mut fr, STEP), STEP);
+            worst = worst.max(fr.reads);
+            steps += 1;
+            if step == Step::Done {
+                break;
+            }
+        }
+        a.finish();
+        std::println!("{steps} steps, at most {worst} struct pages read in one");
+        assert!(
+            worst <= STEP_PAGES,
+            "a step read {worst} struct pages (bound {STEP_PAGES}), {steps} steps in all"
+        );
+        assert!(steps >= frames / STEP_PAGES, "{steps} steps");
+        assert_eq!(a.totals().step_pages_max, worst);
+        // Every frame asked once: the runs answered tile the frames.
+        fr.asked.sort_unstable();
+        let mut next = 0;
+        for &(first, n) in &fr.asked {
+            assert_eq!(first, next, "frames {next}..{first} asked not once");
+            next = first + n;
+        }
+        assert!(next >= frames, "frames from {next} never asked");
+        let t = a.totals();
+        assert_eq!((t.memtype_checked, t.memtype_mismatches), (frames, 6));
+        assert_eq!(a.census(RegionKind::Direct).levels, [0, 0, LEAVES]);
+        assert_eq!(w.stats.leaves, [0, 0, LEAVES]);
     }
 
     #[test]

@@ -23,6 +23,11 @@
 //! between, so no table pointer is kept across steps). As long as the
 //! tables do not change, the chunks visit exactly what one pass would.
 //!
+//! A visitor may also stop inside a leaf ([`Visitor::unfinished`]): the
+//! audit asks about every frame of a leaf, 262,144 of them for a 1G page,
+//! which is too much work for one step. The next step then starts at that
+//! leaf and visits it again, and the walk counts it once.
+//!
 //! [`attrs::walk`]: crate::pure::attrs::walk
 
 use core::ops::ControlFlow;
@@ -91,10 +96,19 @@ impl Leaf {
 }
 
 /// What the walk calls for each leaf. `Break` stops the walk after this
-/// leaf ([`Step::Stopped`]); a later step resumes after it.
+/// leaf ([`Step::Stopped`]); a later step resumes after it, or at it if
+/// the visitor says the leaf is [unfinished](Visitor::unfinished).
 pub(crate) trait Visitor {
     /// One leaf, in address order.
     fn leaf(&mut self, leaf: &Leaf) -> ControlFlow<()>;
+
+    /// Asked after [`Visitor::leaf`] returned `Break`: whether the leaf is
+    /// not done with, so that the next step visits it again (first) rather
+    /// than resume after it. A visitor that says so must get further with
+    /// the leaf on each visit, or the walk never ends.
+    fn unfinished(&self) -> bool {
+        false
+    }
 }
 
 impl<F: FnMut(&Leaf) -> ControlFlow<()>> Visitor for F {
@@ -118,6 +132,12 @@ pub(crate) struct WalkStats {
     pub(crate) leaves: [u64; 3],
     /// Steps taken.
     pub(crate) steps: u64,
+    /// Visits of a leaf again, after a step left it unfinished (not
+    /// counted in `leaves`).
+    pub(crate) revisits: u64,
+    /// The longest step, in nanoseconds, as the caller measured it (the
+    /// walk itself has no clock; 0 if not measured).
+    pub(crate) max_step_ns: u64,
     /// Table entries not followed because they point to the same table
     /// as the entry just before them (KASAN's early shadow): the leaves
     /// of such a table are visited once, for its first entry.
@@ -175,6 +195,10 @@ pub(crate) struct KernelWalk {
     /// entry's address; kept across steps, so that a step resuming
     /// after a repeated table knows it.
     last_table: [Option<(u64, u64)>; 5],
+    /// The leaf (address, level, raw entry) the last step left
+    /// unfinished: when the next step's first leaf is that one, it is not
+    /// counted again.
+    again: Option<(u64, Level, u64)>,
     /// Counters so far.
     pub(crate) stats: WalkStats,
 }
@@ -193,6 +217,7 @@ impl KernelWalk {
             to,
             not_present: false,
             last_table: [None; 5],
+            again: None,
             stats: WalkStats::default(),
         }
     }
@@ -347,7 +372,13 @@ impl KernelWalk {
                     if addr < start || !(present || (self.not_present && raw != 0)) {
                         continue;
                     }
-                    self.stats.leaves[level_index(level)] += 1;
+                    // The first leaf of a step may be the one the last
+                    // step left unfinished (unless the tables changed).
+                    if self.again.take() == Some((addr, level, raw)) {
+                        self.stats.revisits += 1;
+                    } else {
+                        self.stats.leaves[level_index(level)] += 1;
+                    }
                     let l = Leaf {
                         addr,
                         level,
@@ -355,6 +386,10 @@ impl KernelWalk {
                         pv: t.leaf_pv(raw, level),
                     };
                     if v.leaf(&l).is_break() {
+                        if v.unfinished() {
+                            self.again = Some((addr, level, raw));
+                            return Flow::Stop(Some(addr));
+                        }
                         return Flow::Stop(addr.checked_add(1 << shift));
                     }
                     continue;
@@ -839,6 +874,73 @@ mod tests {
         );
         assert_eq!(r, Step::Done);
         assert_eq!(w.stats.leaves[0], 1);
+    }
+
+    /// Leaves 4K..1G left unfinished `times` times each, then done.
+    struct Slow {
+        times: u32,
+        visits: u32,
+        seen: Vec<Leaf>,
+        last: bool,
+    }
+
+    impl Visitor for Slow {
+        fn leaf(&mut self, leaf: &Leaf) -> ControlFlow<()> {
+            self.seen.push(*leaf);
+            self.visits += 1;
+            self.last = leaf.level != Level::K4 && self.visits <= self.times;
+            if self.last {
+                return ControlFlow::Break(());
+            }
+            self.visits = 0;
+            ControlFlow::Continue(())
+        }
+        fn unfinished(&self) -> bool {
+            self.last
+        }
+    }
+
+    #[test]
+    fn unfinished_leaves_are_visited_again_and_counted_once() {
+        for layout in [VaLayout::L4, VaLayout::L5] {
+            let (mut b, want) = sample(layout, 0);
+            let (one, _) = collect(&mut whole(layout), &mut b, u64::MAX);
+            let root = b.root_va();
+            for budget in [1, 7, u64::MAX] {
+                let mut w = whole(layout);
+                let mut v = Slow {
+                    times: 2,
+                    visits: 0,
+                    seen: Vec::new(),
+                    last: false,
+                };
+                let mut stopped = 0;
+                loop {
+                    match w.step(root, &mut b.t, &mut v, budget) {
+                        Step::Done => break,
+                        Step::Stopped => stopped += 1,
+                        Step::More => {}
+                    }
+                }
+                // Each 2M and 1G leaf three times in a row, the rest once.
+                let mut expect = Vec::new();
+                for l in &one {
+                    let n = if l.level == Level::K4 { 1 } else { 3 };
+                    expect.extend(core::iter::repeat_n(*l, n));
+                }
+                assert_eq!(v.seen, expect, "{layout:?} budget {budget}");
+                let large = want.iter().filter(|w| w.1 != Level::K4).count() as u64;
+                assert_eq!(stopped, 2 * large);
+                assert_eq!(w.stats.revisits, 2 * large);
+                assert_eq!(w.stats.leaves, whole_stats(layout, &mut b).leaves);
+            }
+        }
+    }
+
+    fn whole_stats(layout: VaLayout, b: &mut Builder) -> WalkStats {
+        let mut w = whole(layout);
+        collect(&mut w, b, u64::MAX);
+        w.stats
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! table of this CPU (CR3) with preemption disabled for one step, then
 //! yields (`cond_resched()`) and checks for a fatal signal before the next
 //! one: a step keeps no table pointer, so nothing read under one step is
-//! used after it.
+//! used after it. How long the longest step kept preemption disabled is
+//! in the walk's counters (`max_step_ns`).
 
 use core::ops::ControlFlow;
 use core::ptr::NonNull;
@@ -42,10 +43,11 @@ const REGION_KINDS: [RegionKind; 11] = [
     RegionKind::Other,
 ];
 
-/// Entries one step reads (and, for the audit, units of work) before it
-/// yields. Measured under TCG: a full audit's step takes about 1.3 ms
-/// natively (reading the memtype records of 2 GiB is most of it), 2.3 ms
-/// with KASAN; on hardware a tenth of that.
+/// Entries one step reads (and, for the audit, units of work: a leaf or
+/// a question about frames) before it yields. The audit's steps are also
+/// bounded by the `struct page`s they read for memtype records
+/// ([`audit::STEP_PAGES`]), which a count of entries does not bound: one
+/// 1G entry is 262,144 pages. What one step costs is measured there.
 pub(crate) const STEP_BUDGET: u64 = 4096;
 
 /// The regions of the running kernel (those it has), in the order of
@@ -115,7 +117,8 @@ pub(crate) fn ram_ranges() -> Result<KVec<(u64, u64)>> {
 /// gets the walk, the top-level table (valid only during the call) and
 /// the tables, and runs one [`KernelWalk::step`]; it returns `Break` to
 /// end the walk (done, or its visitor stopped it). Between steps the CPU
-/// is yielded; `-EINTR` if a fatal signal is pending then.
+/// is yielded; `-EINTR` if a fatal signal is pending then. The longest
+/// step's time goes to `walk.stats.max_step_ns`.
 ///
 /// `step` runs with preemption disabled: it must not sleep.
 pub(crate) fn drive(
@@ -125,8 +128,12 @@ pub(crate) fn drive(
     loop {
         let mut tables = KernelTables::for_walk();
         let pgd = KernelPgd::get();
+        // Timed inside the guard: its drop may schedule.
+        let start = time::Instant::now();
         let flow = step(walk, pgd.0, &mut tables);
+        let ns = start.elapsed_ns();
         drop(pgd);
+        walk.stats.max_step_ns = walk.stats.max_step_ns.max(ns);
         if flow.is_break() || walk.resume_at().is_none() {
             return Ok(());
         }
