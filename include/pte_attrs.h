@@ -70,8 +70,17 @@ pgprot_t pte_attrs(pte_t pte);
  * running kernel's PTE_PFN_MASK. A 1G or 2M leaf ends the walk.
  *
  * Remaining race: the walk takes no lock, as lookup_address() takes none.
+ * The kernel's own walker of tables it does not own, ptdump, holds
+ * mmap_write_lock(&init_mm) (6.12.118 and 7.3.4: "mm/ptdump: always
+ * stabilise against page table freeing using init_mm"), because huge vmap
+ * teardown and, since 6.15, CPA's collapse of split direct-map pages
+ * (set_memory_rox()) free page-table pages under that mm's lock. init_mm
+ * is not exported to modules (checked in both trees), so no module can
+ * take that lock, and a lookup that may be called in atomic context could
+ * not sleep on it anyway.
  * If a page-table page on the way is freed concurrently (a huge vmap torn
- * down, memory hot-removed) the read either fails, which gives -EFAULT
+ * down, a split direct-map page collapsed, memory hot-removed) the read
+ * either fails, which gives -EFAULT
  * (the page was unmapped, as under DEBUG_PAGEALLOC), or succeeds on a
  * page that has been freed and perhaps reused: the result is then a stale
  * or meaningless entry, never a fault, never a write, and never a read
@@ -141,7 +150,9 @@ struct pte_attrs_leaf {
  * shadow maps terabytes through one table per level). Tables may change
  * during the walk: each leaf is as it was when read, and a leaf can be
  * missed or seen twice only if the tables change under the walk. The
- * same race as pte_attrs_lookup() applies to freed table pages.
+ * same race as pte_attrs_lookup() applies to freed table pages: init_mm's
+ * mmap lock, which ptdump holds for that, is out of a module's reach (see
+ * pte_attrs_lookup()).
  *
  * Context: process context, may sleep between chunks; @fn runs with
  * preemption disabled and must not sleep.

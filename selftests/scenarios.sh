@@ -7,7 +7,7 @@ DIR=$(dirname "$(readlink -f "$0")")
 . "$DIR/pte_attrs_lib.sh"
 
 ktap_print_header
-ktap_set_plan 10
+ktap_set_plan 13
 pa_load
 ex_defaults
 knob evict 1
@@ -47,6 +47,13 @@ ktap_check "pages_array: the second WC request on WC pages was refused" \
 	test "$(pa_get array.wc_again.ops)" -ge 1 -a "$(pa_get array.wc_again.errors)" = 0
 ktap_check "pages_array: 8 iterations make at most one refusal line in the kernel log" \
 	test "$refusals" -le 1
+# cpa_flush() flushes page by page up to tlb_single_page_flush_ceiling (33
+# by default) and everything above it: the 32-page run above and 33 are
+# flushed page by page, 34 all at once (one array call per iteration).
+for n in 33 34; do
+	ex_run pages_array pages=$n iterations=4
+	scenario_ok "pages_array at $n pages (either side of the TLB flush ceiling)"
+done
 
 ex_run set_memory pages=16 iterations=8
 scenario_ok set_memory
@@ -56,6 +63,11 @@ dmap4k() { sed -n "s/^direct_map\.$1=4K=\([0-9]*\) .*/\1/p" "$PA_DIR/results"; }
 ktap_print_msg "$(grep '^direct_map\.' "$PA_DIR/results" | tr '\n' ' ')"
 ktap_check "results has the direct map's 4K/2M/1G counts before and after the run, 4K not fewer after" \
 	test -n "$(dmap4k before)" -a -n "$(dmap4k after)" -a "$(dmap4k after)" -ge "$(dmap4k before)"
+# The run's split and collapse events (vm event counters; collapses=none
+# before 6.15, which never collapses).
+ktap_check "results has the run's direct-map splits and collapses" \
+	sh -c "grep -Eq '^direct_map\.splits=2M=[0-9]+ 1G=[0-9]+\$' '$PA_DIR/results' &&
+		grep -Eq '^direct_map\.collapses=(none|2M=[0-9]+ 1G=[0-9]+)\$' '$PA_DIR/results'"
 
 ex_run ioremap iterations=2
 scenario_ok ioremap

@@ -74,14 +74,9 @@ pub(crate) unsafe extern "C" fn pte_attrs_rs_lookup(
     };
     let pv_val = accessor::pv_val(found.raw, found.level);
     let pv = accessor::decode(pv_val, found.level);
-    let level = match found.level {
-        Level::K4 => bindings::pg_level_PG_LEVEL_4K,
-        Level::M2 => bindings::pg_level_PG_LEVEL_2M,
-        Level::G1 => bindings::pg_level_PG_LEVEL_1G,
-    };
     let filled = PteAttrsInfo {
         addr,
-        level,
+        level: pg_level(found.level),
         cache_mode: pv.cache_mode().map_or(-1, |m| c_int::from(m as u8)),
         pv_val,
         raw_val: found.raw,
@@ -123,6 +118,7 @@ pub(crate) struct PteAttrsLeaf {
 /// `PTE_ATTRS_WALK_NOT_PRESENT`.
 const WALK_NOT_PRESENT: c_uint = 0x1;
 
+/// The kernel's `enum pg_level` of `level`.
 fn pg_level(level: Level) -> c_uint {
     match level {
         Level::K4 => bindings::pg_level_PG_LEVEL_4K,

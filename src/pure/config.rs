@@ -394,6 +394,18 @@ impl RingIdx {
     }
 }
 
+/// What the `inject_*` knobs arm for a run's worker 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Inject {
+    /// `inject_miss`: the first non-WB transition skips the CPA call for
+    /// the set's first page while verification expects the new mode.
+    pub(crate) miss: bool,
+    /// `inject_fail`: the first non-WB transition succeeds and is checked,
+    /// then the worker fails with the pages still not WB, so that the
+    /// restore on drop runs.
+    pub(crate) fail: bool,
+}
+
 /// Pages per `set_pages_array_*` call: larger arrays are changed in
 /// chunks of this many (64 MiB), with a chance to reschedule between them
 /// (the kernel's CPA loop never yields, and a non-preemptible kernel would

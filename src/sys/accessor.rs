@@ -465,12 +465,20 @@ impl attrs::Tables for KernelTables {
 ///
 /// Created by `pte_attrs_glue_kernel_pgd_begin()`; dropping it calls
 /// `pte_attrs_glue_kernel_pgd_end()` once.
-pub(in crate::sys) struct KernelPgd(pub(in crate::sys) u64);
+/// The field is private: no other code can make one without the `begin`
+/// call, or copy it.
+pub(in crate::sys) struct KernelPgd(u64);
 
 impl KernelPgd {
+    /// Disables preemption and returns the guard of this CPU's table.
     pub(in crate::sys) fn get() -> Self {
         // SAFETY: paired with the call in `Drop`.
         KernelPgd(unsafe { ffi::pte_attrs_glue_kernel_pgd_begin() } as u64)
+    }
+
+    /// The table's (direct-map) address, valid while the guard lives.
+    pub(in crate::sys) fn addr(&self) -> u64 {
+        self.0
     }
 }
 
@@ -540,7 +548,7 @@ pub(crate) fn walk(addr: u64) -> core::result::Result<Option<Found>, WalkError> 
     }
     let mut tables = KernelTables::for_walk();
     let pgd = KernelPgd::get();
-    let walked = attrs::walk(layout, masks(), pgd.0, addr, &mut tables)?;
+    let walked = attrs::walk(layout, masks(), pgd.addr(), addr, &mut tables)?;
     drop(pgd);
     Ok(walked.map(|w| Found {
         level: w.level,

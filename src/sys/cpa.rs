@@ -28,7 +28,7 @@ fn range(b: &Block, from: usize, n: usize) -> Result<(PagePtr, c_ulong, c_int)> 
 /// `n` pages of `b` from its page `from` on; `EINVAL` for another mode.
 pub(crate) fn set_pages(b: &Block, from: usize, n: usize, mode: CacheMode) -> Result {
     let (page, _, n) = range(b, from, n)?;
-    let p = page.0.as_ptr();
+    let p = page.as_ptr();
     // SAFETY: the pages are ours (`b` owns them and the range is within
     // it); CPA changes only their direct map and its aliases.
     to_result(unsafe {

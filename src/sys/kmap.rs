@@ -130,7 +130,7 @@ pub(crate) fn drive(
         let pgd = KernelPgd::get();
         // Timed inside the guard: its drop may schedule.
         let start = time::Instant::now();
-        let flow = step(walk, pgd.0, &mut tables);
+        let flow = step(walk, pgd.addr(), &mut tables);
         let ns = start.elapsed_ns();
         drop(pgd);
         walk.stats.max_step_ns = walk.stats.max_step_ns.max(ns);
@@ -294,7 +294,7 @@ impl WcAlias {
         let page = block.page(0).ok_or(EINVAL)?;
         // SAFETY: `page` is the page of `block`, which this value will own
         // and free only after `vunmap()` (type invariant).
-        let addr = unsafe { ffi::pte_attrs_glue_vmap_wc(page.0.as_ptr()) };
+        let addr = unsafe { ffi::pte_attrs_glue_vmap_wc(page.as_ptr()) };
         let addr = NonNull::new(addr).ok_or(ENOMEM)?;
         // INVARIANT: the mapping of the block's only page, ours.
         Ok(WcAlias { addr, block })

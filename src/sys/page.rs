@@ -21,11 +21,19 @@ use crate::sys::{ffi, time};
 ///
 /// # Invariants
 ///
-/// Made only in `crate::sys`, for a page of a live [`Block`], and neither
-/// `Copy` nor `Clone`: outside this layer one is only ever seen inside the
-/// array of the [`Pages`] that owns the block, so it cannot outlive it.
+/// Made only by [`Block::page`] (the field is private to this file), for a
+/// page of a live [`Block`], and neither `Copy` nor `Clone`: outside this
+/// layer one is only ever seen inside the array of the [`Pages`] that owns
+/// the block, so it cannot outlive it.
 #[repr(transparent)]
-pub(crate) struct PagePtr(pub(in crate::sys) NonNull<bindings::page>);
+pub(crate) struct PagePtr(NonNull<bindings::page>);
+
+impl PagePtr {
+    /// The `struct page *`, for a C call made while the block lives.
+    pub(in crate::sys) fn as_ptr(&self) -> *mut bindings::page {
+        self.0.as_ptr()
+    }
+}
 
 // SAFETY: a pointer to a page this module owns; nothing ties it to a
 // thread.
