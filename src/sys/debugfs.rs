@@ -30,6 +30,17 @@
 //! first read of the open file, wherever it starts) renders the file into
 //! the open's snapshot, later chunks come from it, so concurrent readers
 //! and writers never make a reader see torn output.
+//!
+//! Why not 7.x's `kernel::debugfs` (checked in 7.3.4), on the kernel that
+//! has it: its files are `Writer`/`Reader` values with no per-open state,
+//! and this module's `lookup` and `audit` files are stateful per open (the
+//! address or region a writer asked about is answered to that writer's
+//! reads, not to another opener's); its writes cannot fail with an errno
+//! of the file's choosing plus a reason in the log, which every knob here
+//! does; and a directory's files cannot be kept closed until all exist
+//! ([`Dir::publish`]). 6.12 has no `kernel::debugfs` at all, so one
+//! wrapper serves both kernels; the only version difference is the glue's
+//! `debugfs_create_file()`, a macro since 6.13.
 
 use core::fmt;
 use core::pin::Pin;

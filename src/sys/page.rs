@@ -3,6 +3,11 @@
 //! Pages from the page allocator, owned: a [`Block`] of `1 << order`
 //! pages, and [`Pages`], blocks with the page-pointer array that the
 //! `set_pages_array_*` calls take.
+//!
+//! Why not `kernel::page::Page` (6.12 and 7.3): it owns one order-0 page
+//! and hands out no `struct page *`; the CPA calls take a pointer to the
+//! head of a higher-order block (`set_pages_uc(page, 1 << order)`) or an
+//! array of them, and the exerciser allocates blocks up to order 10.
 
 use core::ptr::NonNull;
 

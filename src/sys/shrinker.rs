@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! A shrinker: memory pressure asks an object to give memory back.
+//!
+//! The kernel crate has no shrinker abstraction (6.12 nor 7.3.4).
 
 use core::ptr::NonNull;
 

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Kernel threads that run a closure, joined on drop.
+//!
+//! The kernel crate has no kthread abstraction (6.12 nor 7.3.4):
+//! `kthread_run()` is a macro, hence the glue.
 
 use core::ptr::NonNull;
 
