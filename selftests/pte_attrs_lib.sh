@@ -37,6 +37,14 @@ pa_lookup() {
 # pa_get KEY: the value of KEY in $PA_REPORT.
 pa_get() { echo "$PA_REPORT" | sed -n "s/^$1=//p"; }
 
+# pat_on: PAT is enabled (not booted with `nopat`), as the module reads
+# pat_enabled().
+pat_on() { grep -qx 'pat_enabled=1' "$PA_DIR/accessor"; }
+
+# wc_mode: the cache mode a WC request really gets: WC with PAT, UC-
+# without (the kernel's cachemode2protval() then maps WC to UC-).
+wc_mode() { if pat_on; then echo WC; else echo UC-; fi; }
+
 # ksym NAME: the address of kernel symbol NAME (hex, 0x-prefixed).
 ksym() { awk -v n="$1" '$3 == n { print "0x" $1; exit }' /proc/kallsyms; }
 

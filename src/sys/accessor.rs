@@ -319,6 +319,13 @@ pub(crate) fn init() -> Result<Live> {
     })
 }
 
+/// `pat_enabled()`: PAT is on (not `nopat`, not disabled by the CPU or a
+/// hypervisor). Without it there is no memtype tracking of RAM.
+pub(crate) fn pat_enabled() -> bool {
+    // SAFETY: a query with no preconditions.
+    unsafe { ffi::pte_attrs_glue_pat_enabled() }
+}
+
 /// Whether entries are read through a paravirt hook that is not the
 /// identity (Xen PV): the call sites stayed calls.
 pub(crate) fn paravirt_live() -> bool {

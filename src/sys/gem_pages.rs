@@ -21,8 +21,8 @@
 use kernel::error::{code::*, Result};
 
 use crate::pure::attrs::CacheMode;
-use crate::sys::accessor;
 use crate::sys::cpa;
+use crate::sys::expect::Expect;
 use crate::sys::miscdev::{self, Fault, FaultResult, MapFile};
 use crate::sys::page::{Block, Pages};
 use crate::sys::time::now_ns;
@@ -68,16 +68,11 @@ pub(crate) struct ObjPages {
     len: u64,
 }
 
-/// Whether the direct-map entry at `addr` reads `mode` through the
-/// accessor (paravirt view).
+/// Whether the direct-map entry at `addr` reads the mode the kernel gives
+/// `mode`, through the accessor (paravirt view): [`Expect`].
 fn mapped_as(addr: usize, mode: CacheMode) -> bool {
-    match accessor::lookup(addr as u64) {
-        Some(f) => {
-            let a = accessor::decode(accessor::pv_val(f.raw, f.level), f.level);
-            a.present() && a.cache_mode() == Some(mode)
-        }
-        None => false,
-    }
+    // The mode the kernel really gives `mode` (UC- for WC without PAT).
+    Expect::new(mode).check(addr).is_ok()
 }
 
 /// The one `set_pages_array_*` call for `mode` over all of `pages`.
