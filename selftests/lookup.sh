@@ -13,7 +13,7 @@ DIR=$(dirname "$(readlink -f "$0")")
 ktap_print_header
 [ -r "$PTDUMP" ] || ktap_skip_all "no $PTDUMP (CONFIG_PTDUMP_DEBUGFS)"
 [ -r "$PTDUMP" ] || exit "$KSFT_SKIP"
-ktap_set_plan 26
+ktap_set_plan 28
 pa_load
 
 # Kernel text: present, read-only, executable, write-back.
@@ -99,6 +99,27 @@ classes_logged() {
 ktap_check "the refusals name the class" classes_logged
 no_address_logged() { ! dmesg_since refusals | grep 'pte_attrs: lookup' | grep -Eiq '[0-9a-f]{8,}'; }
 ktap_check "the refusals show no address" no_address_logged
+
+# Non-canonical in the live mode, one at a time, each refused *as*
+# non-canonical (above, under 5 levels, several of the fixed patterns are
+# refused as user-half or guard-hole addresses instead): the lowest
+# address above the lower half, and the highest below the upper half.
+# (CI boots the same kernel with no5lvl too, for 4 levels.)
+case $levels in
+5) noncanon="0x0100000000000000 0xfeffffffffffffff" ;;
+*) noncanon="0x0000800000000000 0xffff7fffffffffff" ;;
+esac
+sleep 5
+# refused_as_noncanonical ADDR: EINVAL, and the log line names the class.
+refused_as_noncanonical() {
+	dmesg_mark "noncanon-$1"
+	! echo "$1" >"$PA_DIR/lookup" 2>/dev/null &&
+		log_since "noncanon-$1" "pte_attrs: lookup: refused a non-canonical address"
+}
+for a in $noncanon; do
+	ktap_check "$a (non-canonical with $levels-level paging) is refused as non-canonical" \
+		refused_as_noncanonical "$a"
+done
 
 # Garbage: refused with EINVAL and a pr_err saying why, state unchanged.
 dmesg_mark garbage
