@@ -11,6 +11,20 @@
 //! The C side (`src/gem_glue.c`) holds `struct miscdevice`, which bindgen
 //! was not asked for, and the mm headers' static inlines.
 //!
+//! Why not 7.x's `kernel::miscdevice` (checked in 7.3.4), on the kernel
+//! that has it: its `mmap` hands the driver a `VmaNew`, which can set
+//! `VM_IO`/`VM_DONTEXPAND`/`VM_DONTDUMP` or turn the VMA into a mixed map
+//! for `vm_insert_page`, but has no way to make it `VM_PFNMAP`, set its
+//! `vm_page_prot` or install `vm_operations_struct` with a fault handler;
+//! and `kernel::mm` has no `vmf_insert_pfn_prot`. A GEM-style device maps
+//! its objects WC or UC- on fault, refaults after eviction and answers a
+//! destroyed object with SIGBUS: all of that is outside what the upstream
+//! trait reaches, and reaching past it (`VmaRef::as_ptr` into our glue)
+//! would leave two registrations to keep sound instead of one. Its
+//! per-open `Ptr` would also replace the device-wide state every fault
+//! finds through the file. So the registration stays ours on both kernels,
+//! with the same shape (a vtable built from a trait, `owner` set).
+//!
 //! Lifetimes. The file operations carry the module as `owner`, so an open
 //! file (and every mapping: a VMA holds its file) pins the module: while
 //! `/dev/pte_attrs` is open or mapped, `rmmod` is refused, and the
