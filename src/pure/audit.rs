@@ -424,6 +424,9 @@ const RECORD_AHEAD: u64 = 512;
 /// 2048 leaves and questions: the records of 2 TiB of RAM in one step.
 pub(crate) const STEP_PAGES: u64 = 1 << 15;
 
+// Fewer than a 1G page's frames: its records take several steps.
+const _: () = assert!(STEP_PAGES < 1 << 18);
+
 /// The nonwb lines may take at most this share (1/n) of the listing:
 /// they are for reference, the other kinds are problems.
 const NONWB_SHARE: usize = 4;
@@ -1868,7 +1871,6 @@ mod tests {
         // The kernel side's step: 4096 entries and units of work.
         const STEP: u64 = 4096;
         const LEAVES: u64 = 4096;
-        assert!(STEP_PAGES < 1 << 18, "a 1G page's records in one step");
         let frames = LEAVES << 18;
         let mut b = Builder::new(VaLayout::L4, 0);
         for g in 0..LEAVES {
