@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # The restore on drop (issue 17): a run that fails while its pages are not
 # WB must give them back WB. The root-only knob `inject_fail` makes the
-# next run's worker 0 fail (-ECANCELED, errors=1) right after its first
+# next run's worker 0 fail (-EIO, errors=1) right after its first
 # transition away from WB has been made and checked, so the pages are WC
 # or UC- when the run's page set is dropped. The drop must set them WB,
 # check each through the accessor and its memtype record, and only then
