@@ -134,6 +134,11 @@ impl kernel::Module for PteAttrsModule {
             config::InjectMissFile { ex: ex.clone() },
         )?;
         dir.file(
+            c_str!("inject_fail"),
+            Access::ReadWrite,
+            config::InjectFailFile { ex: ex.clone() },
+        )?;
+        dir.file(
             c_str!("run"),
             Access::Write,
             control::RunFile { ex: ex.clone() },

@@ -20,7 +20,7 @@ use kernel::{c_str, new_condvar, new_mutex};
 use crate::exerciser::control::Control;
 use crate::exerciser::pool::{Evictor, Pool};
 use crate::exerciser::worker::{self, ioremap_slice, IoremapFacts};
-use crate::pure::config::{Config, Scenario};
+use crate::pure::config::{Config, Inject, Scenario};
 use crate::pure::parse::cstr_field;
 use crate::pure::run_stats::{DirectMapEvents, RunStats};
 use crate::sys::kmap;
@@ -109,6 +109,9 @@ pub(crate) struct Exerciser {
     /// The `inject_miss` knob: the next run makes one transition wrong on
     /// purpose (see [`crate::exerciser::page_set::PageSet::set_skipping_first`]).
     inject: AtomicBool,
+    /// The `inject_fail` knob: the next run fails right after a change
+    /// away from WB, so that its pages are restored on drop.
+    inject_fail: AtomicBool,
     #[pin]
     pub(crate) pool: Pool,
 }
@@ -140,6 +143,7 @@ impl Exerciser {
                 ended <- new_condvar!("pte_attrs::ended"),
                 ctl: Control::new(),
                 inject: AtomicBool::new(false),
+                inject_fail: AtomicBool::new(false),
                 pool <- pool,
             }),
             GFP_KERNEL,
@@ -180,6 +184,16 @@ impl Exerciser {
     /// The `inject_miss` knob (armed, not yet used by a run).
     pub(crate) fn inject(&self) -> bool {
         self.inject.load(Ordering::Relaxed)
+    }
+
+    /// Sets the `inject_fail` knob.
+    pub(crate) fn set_inject_fail(&self, on: bool) {
+        self.inject_fail.store(on, Ordering::Relaxed);
+    }
+
+    /// The `inject_fail` knob (armed, not yet used by a run).
+    pub(crate) fn inject_fail(&self) -> bool {
+        self.inject_fail.load(Ordering::Relaxed)
     }
 
     /// Starts a run of the current knobs on worker threads, or, with
@@ -257,8 +271,14 @@ impl Exerciser {
             let old = core::mem::take(&mut runs.tasks);
             // Taken by this run if it changes RAM (`ioremap` has no
             // transition to make wrong: the knob stays armed).
-            let inject =
-                cfg.scenario != Scenario::Ioremap && self.inject.swap(false, Ordering::Relaxed);
+            let inject = if cfg.scenario == Scenario::Ioremap {
+                Inject::default()
+            } else {
+                Inject {
+                    miss: self.inject.swap(false, Ordering::Relaxed),
+                    fail: self.inject_fail.swap(false, Ordering::Relaxed),
+                }
+            };
             (old, inject)
         };
         // The last run's workers have all counted themselves done.
@@ -285,7 +305,7 @@ impl Exerciser {
                 claim.clone()
             };
             let ex = self.clone();
-            let first = inject && id == 0;
+            let first = if id == 0 { inject } else { Inject::default() };
             let spawned = Task::spawn(c_str!("pte_attrs"), id, move || {
                 ex.run_worker(id, cfg, c, first);
             });
@@ -327,7 +347,7 @@ impl Exerciser {
     /// One worker's share of a run, then its accounting. The worker's
     /// reference to the BAR goes before it counts itself done: when the
     /// last worker has, the claim is released.
-    fn run_worker(&self, id: u32, cfg: Config, claim: Option<Arc<ClaimedBar>>, inject: bool) {
+    fn run_worker(&self, id: u32, cfg: Config, claim: Option<Arc<ClaimedBar>>, inject: Inject) {
         match mem::zeroed::<RunStats>() {
             Ok(mut stats) => {
                 let bar = claim.as_deref();

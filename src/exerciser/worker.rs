@@ -15,7 +15,7 @@ use crate::exerciser::pool::{Evictor, Pool, PoolBlock};
 use crate::exerciser::verify::{self, Expect, Mismatch};
 use crate::pure::attrs::CacheMode;
 use crate::pure::config::{
-    object_blocks, object_orders, wc_again_due, Config, Op, Scenario, XorShift, MAX_ORDER,
+    object_blocks, object_orders, wc_again_due, Config, Inject, Op, Scenario, XorShift, MAX_ORDER,
     POOL_OBJECTS,
 };
 use crate::pure::run_stats::RunStats;
@@ -53,7 +53,8 @@ pub(crate) fn ioremap_slice(size: u64, threads: u64) -> u64 {
 /// Runs `cfg.scenario` for one worker, counting into `st`, steered by
 /// `ctl`, with the exerciser's `pool`. `bar` is the run's claimed BAR
 /// (`ioremap`); with `inject`, this worker makes the run's first non-WB
-/// transition wrong on purpose (`inject_miss`). Returns what the
+/// transition wrong on purpose (`inject_miss`), or fails right after it
+/// (`inject_fail`). Returns what the
 /// `ioremap` scenario found, from worker 0.
 pub(crate) fn run(
     ctl: &Control,
@@ -61,7 +62,7 @@ pub(crate) fn run(
     cfg: &Config,
     bar: Option<&ClaimedBar>,
     id: u32,
-    inject: bool,
+    inject: Inject,
     st: &mut RunStats,
 ) -> Option<IoremapFacts> {
     let mut w = Worker {
@@ -102,8 +103,8 @@ struct Worker<'a> {
     cfg: &'a Config,
     st: &'a mut RunStats,
     id: u32,
-    /// The `inject_miss` transition is still to be made by this worker.
-    inject: bool,
+    /// The `inject_*` transitions still to be made by this worker.
+    inject: Inject,
 }
 
 impl Worker<'_> {
@@ -168,15 +169,26 @@ impl Worker<'_> {
     /// `mode` (so exactly that page fails it); `true` when this was it.
     fn change(&mut self, set: &mut PageSet, op: Op, api: Api, mode: CacheMode) -> Result<bool> {
         let pages = set.pages();
-        let inject = self.inject && mode != CacheMode::Wb && pages > 0;
+        let inject = self.inject.miss && mode != CacheMode::Wb && pages > 0;
         if inject {
-            self.inject = false;
+            self.inject.miss = false;
             self.st.inject_addr = set.first_addr() as u64;
             self.timed(op, pages, || set.set_skipping_first(api, mode))?;
         } else {
             self.timed(op, pages, || set.set(api, mode))?;
         }
         self.verify(op, set, mode);
+        if self.inject.fail && mode != CacheMode::Wb && pages > 0 {
+            // The pages are not WB now: the set's drop must restore them.
+            self.inject.fail = false;
+            pr_err_rl!(
+                "{}: inject_fail: failing after {} with {} page(s) not WB\n",
+                Show(self.cfg.scenario),
+                op.key(),
+                pages
+            );
+            return Err(EIO);
+        }
         Ok(inject)
     }
 
@@ -226,7 +238,9 @@ impl Worker<'_> {
             // The kernel logs each refusal (`reserve_ram_pages_type`), so it
             // is asked once per run, and never right after the injected
             // change (see `wc_again_due`).
-            if wc_again_due(self.id, asked, injected) {
+            // Without PAT nothing reserves a memtype for RAM, so nothing
+            // refuses the second request: it is asked only with PAT.
+            if wc_again_due(self.id, asked, injected) && accessor::pat_enabled() {
                 asked = true;
                 self.wc_again(&mut set);
             }

@@ -228,3 +228,26 @@ impl File for InjectMissFile {
         Ok(())
     }
 }
+
+/// `inject_fail`: 1 makes the next run's worker 0 fail (`-EIO`,
+/// counted in `errors=`) right after its first transition away from WB has
+/// been made and checked: the pages are WC or UC- at that moment, so the
+/// run's restore on drop (back to WB, every page checked through the
+/// accessor and its memtype record before it is freed) is what cleans up.
+/// Cleared by the run that uses it (not by `ioremap`). Reads 0 or 1;
+/// accepts a boolean. Errors: `-EINVAL` for anything else.
+pub(crate) struct InjectFailFile {
+    /// The exerciser.
+    pub(crate) ex: Arc<Exerciser>,
+}
+
+impl File for InjectFailFile {
+    fn show(&self, out: &mut Output) -> Result {
+        writeln!(out, "{}", u8::from(self.ex.inject_fail())).map_err(|_| ENOMEM)
+    }
+
+    fn store(&self, input: &[u8]) -> Result<(), Rejected> {
+        self.ex.set_inject_fail(parse::parse_bool(input)?);
+        Ok(())
+    }
+}
