@@ -10,7 +10,15 @@
  * its pages WB again, verifies them and frees them; the object stays, and
  * the next access refaults it to new pages (bound and verified again).
  * DESTROY zaps and frees the object; a later access to a mapping of it
- * gets SIGBUS. Closing the file destroys its objects.
+ * gets SIGBUS. Closing the file destroys its objects. A refault that
+ * cannot get its pages (out of memory, a CPA error) gets SIGBUS too, as
+ * TTM answers a failed populate: it is not retried.
+ *
+ * PFNS (physical frame numbers) and BAR_HOLD (claims a PCI BAR) need
+ * CAP_SYS_ADMIN in the calling task, checked at each call (an open file
+ * may be passed to anyone), and a kernel that is not locked down
+ * (lockdown reasons "/dev/mem,kmem,port" and "direct PCI access"): EPERM
+ * otherwise.
  */
 #ifndef _PTE_ATTRS_GEM_H
 #define _PTE_ATTRS_GEM_H
@@ -26,10 +34,25 @@
 #define PTE_ATTRS_GEM_MAX_PAGES		1024
 #define PTE_ATTRS_GEM_MAX_TOTAL		16384
 
+/*
+ * Flags of CREATE, for the selftests only (CAP_SYS_ADMIN): how the fault
+ * handler inserts the object's pages.
+ * - TEST_PROT_WB: it asks vmf_insert_pfn_prot() for WB (the VMA's own
+ *   pgprot) instead of the object's caching. With PAT the kernel replaces
+ *   the cache bits with the page's memtype: the user PTE is still WC/UC-.
+ * - TEST_RAW_PTE: it writes the user PTE itself (apply_to_page_range(),
+ *   as i915's remap_io_mapping() does), so no memtype lookup corrects the
+ *   pgprot. With TEST_PROT_WB that makes a WB user PTE over WC/UC- pages,
+ *   an alias Intel's SDM calls undefined: refused (EPERM) unless the
+ *   module parameter allow_alias is 1 (test VMs only).
+ */
+#define PTE_ATTRS_GEM_CREATE_TEST_PROT_WB	(1U << 0)
+#define PTE_ATTRS_GEM_CREATE_TEST_RAW_PTE	(1U << 1)
+
 struct pte_attrs_gem_create {
 	__u64 pages;		/* in: 1 .. PTE_ATTRS_GEM_MAX_PAGES */
 	__u32 caching;		/* in: PTE_ATTRS_GEM_CACHE_* */
-	__u32 pad;		/* in: 0 */
+	__u32 flags;		/* in: 0, or PTE_ATTRS_GEM_CREATE_TEST_* */
 	__u64 handle;		/* out: the object's handle (never reused) */
 	__u64 offset;		/* out: the mmap offset of its first page */
 };
@@ -49,8 +72,12 @@ struct pte_attrs_gem_pfns {
 	__u64 pfns;		/* user pointer to __u64[count] */
 };
 
-/* Counters of the device since load, in this order. */
-#define PTE_ATTRS_GEM_STATS_N	22
+/*
+ * Counters of the device since load, in this order. Fields are only ever
+ * appended: STATS answers any size up to its own with that many leading
+ * bytes, so a program built against an older header keeps working.
+ */
+#define PTE_ATTRS_GEM_STATS_N	23
 struct pte_attrs_gem_stats {
 	__u64 created;		/* objects created */
 	__u64 destroyed;	/* objects destroyed (DESTROY or close) */
@@ -59,7 +86,7 @@ struct pte_attrs_gem_stats {
 	__u64 mmap_refused;	/* mmap() calls refused */
 	__u64 faults;		/* faults that inserted a page */
 	__u64 refaults;		/* faults that re-populated an evicted object */
-	__u64 sigbus;		/* faults answered with SIGBUS */
+	__u64 sigbus;		/* SIGBUS: object destroyed, or past its end */
 	__u64 zaps;		/* unmap_mapping_range() calls */
 	__u64 evictions;	/* objects evicted (pages made WB and freed) */
 	__u64 pages_checked;	/* pages verified through the accessor */
@@ -74,6 +101,7 @@ struct pte_attrs_gem_stats {
 	__u64 populate_ns_max;
 	__u64 evict_ns;		/* zap, WB, check and free */
 	__u64 evict_ns_max;
+	__u64 refault_failed;	/* refaults that got no pages: SIGBUS too */
 };
 
 /*

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers of gem_glue.c for the Rust side of pte_attrs' GEM device
- * (declared again, as extern "C", in src/sys/miscdev.rs and gem_pages.rs): the misc device,
- * which 6.12's kernel crate does not wrap, and the static inlines and
- * macros of the mm headers a fault handler needs.
+ * (declared again, as extern "C", in src/sys/miscdev.rs, user_pte.rs and
+ * gem_bar.rs): the misc device, which 6.12's kernel crate does not wrap,
+ * and the static inlines and macros of the mm headers a fault handler
+ * needs.
  */
 #ifndef _PTE_ATTRS_GEM_GLUE_H
 #define _PTE_ATTRS_GEM_GLUE_H
@@ -34,10 +35,28 @@ void pte_attrs_gem_vma_set_pfnmap(struct vm_area_struct *vma,
 void pte_attrs_gem_vmf_info(struct vm_fault *vmf, unsigned long *pgoff,
 			    struct file **file);
 unsigned int pte_attrs_gem_insert_pfn(struct vm_fault *vmf, unsigned long pfn,
-				      int mode);
+				      int mode, bool raw);
 
-int pte_attrs_gem_user_pte(unsigned long addr, u64 *raw, unsigned long *vm_flags);
+/* What pte_attrs_gem_user_pte() read (struct UserPte in user_pte.rs). */
+struct pte_attrs_gem_upte {
+	u64 raw;
+	u64 pv;
+	u64 vm_flags;
+	u32 present;
+	u32 writable;
+	u32 special;
+	u32 pad;
+};
+
+int pte_attrs_gem_user_pte(unsigned long addr, struct pte_attrs_gem_upte *out,
+			   void (*dm)(unsigned long pfn, void *data), void *data);
 unsigned long pte_attrs_gem_pfn_kaddr(unsigned long pfn);
+
+/* What pte_attrs_gem_privileged() checks (Privileged in miscdev.rs). */
+#define PTE_ATTRS_GEM_PRIV_FRAMES	1
+#define PTE_ATTRS_GEM_PRIV_BAR		2
+#define PTE_ATTRS_GEM_PRIV_TEST_INSERT	3
+int pte_attrs_gem_privileged(int what);
 
 struct io_mapping;
 struct io_mapping *pte_attrs_gem_io_mapping_create_wc(u64 base, unsigned long size);

@@ -18,29 +18,47 @@
 //!   freed the same way, and the object is gone: a later access to a
 //!   mapping of it gets `SIGBUS`.
 //!
+//! A refault that cannot get its pages (out of memory: the allocation is
+//! `__GFP_NORETRY`; or a CPA error) is answered with `SIGBUS`, as TTM
+//! answers a failed populate, and counted in `refault_failed`, apart from
+//! the `sigbus` of destroyed objects. `VM_FAULT_OOM` would not do: for
+//! an allocation that never retries hard the OOM killer does not run,
+//! `pagefault_out_of_memory()` only logs "VM_FAULT_OOM leaked out" and the
+//! fault is retried, forever while memory stays short.
+//!
 //! So no user PTE ever maps a page the module freed: pages are zapped
 //! before they change or go, and a fault inserts only pages of a live
 //! object, under the same lock that eviction holds.
 //!
-//! Lock order: the mmap lock (or VMA lock) of a faulting process, then the
-//! table's mutex, then what CPA and `unmap_mapping_range()` take. The mutex
-//! is never held while user memory is touched (a copy to user space could
-//! fault on a mapping of this very device).
+//! Pages are allocated, zeroed, bound and checked (a population: at most
+//! [`gem::MAX_PAGES`] pages, 4 MiB) with the table unlocked, so that
+//! other faults and the ioctls go on meanwhile: a create before its object
+//! is in the table, a refault under `refill`, which lets one population
+//! run at a time (a fault waits for at most the populations queued ahead
+//! of it, each bounded) and makes the others find the object populated.
+//!
+//! Lock order: the mmap lock (or VMA lock) of a faulting process, then
+//! `refill`, then the table's mutex, then what CPA and
+//! `unmap_mapping_range()` take. The mutex is never held while user memory
+//! is touched (a copy to user space could fault on a mapping of this very
+//! device).
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
-use kernel::error::{code::*, Error, Result};
-use kernel::ioctl::{_IOC_NR, _IOC_TYPE};
+use kernel::error::{code::*, Result};
+use kernel::ioctl::{_IOC_DIR, _IOC_NR, _IOC_SIZE, _IOC_TYPE};
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
 
 use crate::pure::attrs::CacheMode;
-use crate::pure::gem::{self, Create, MmapRefusal, Stats};
+use crate::pure::gem::{self, Create, Insert, MmapRefusal, Stats};
 use crate::sys::gem_bar::BarPaths;
 use crate::sys::gem_pages::{Checked, ObjPages, Released};
 use crate::sys::log::{pr_err_rl, pr_info_rl};
-use crate::sys::mem::user_slice;
-use crate::sys::miscdev::{Fault, FaultResult, FileKey, MapFile, MiscFile, MmapRequest, OpenFile};
+use crate::sys::mem::{self, user_slice};
+use crate::sys::miscdev::{
+    self, Fault, FaultResult, FileKey, MapFile, MiscFile, MmapRequest, OpenFile, Privileged,
+};
 use crate::sys::pci::ClaimedBar;
 use crate::sys::time::now_ns;
 
@@ -51,6 +69,8 @@ struct Object {
     owner: FileKey,
     pages: u64,
     mode: CacheMode,
+    /// How the fault handler inserts its pages (the selftests' flags).
+    insert: Insert,
     /// Where its mappings live (the owner's address space).
     map: MapFile,
     /// Its pages; `None` once evicted, until a fault re-populates it.
@@ -107,19 +127,13 @@ impl Table {
         self.count_check(r.checked);
     }
 
-    /// Pages for object `i`: new ones, bound and checked.
-    fn populate(&mut self, i: usize) -> Result {
-        let o = self.obj(i)?;
-        let (start, len) = gem::zap_range(o.handle, o.pages);
-        let t0 = now_ns();
-        let (pages, checked) =
-            ObjPages::populate(o.pages as usize, o.mode, o.map.clone_ref(), start, len)?;
+    /// Counts a population (pages allocated, bound and checked) that took
+    /// `ns`.
+    fn count_population(&mut self, ns: u64, checked: Checked) {
         let s = &mut self.stats;
-        gem::add_ns(&mut s.populate_ns, &mut s.populate_ns_max, now_ns() - t0);
-        self.obj_mut(i)?.backing = Some(pages);
+        gem::add_ns(&mut s.populate_ns, &mut s.populate_ns_max, ns);
         self.stats.populations += 1;
         self.count_check(checked);
-        Ok(())
     }
 
     /// Zaps, unbinds and frees object `i`'s pages, if it has any.
@@ -134,46 +148,65 @@ impl Table {
         }
     }
 
-    /// A fault at the file page `pgoff` of a mapping of `file`: the
-    /// answer, and the error of a re-population that failed.
-    fn fault(
+    /// A fault at page `idx` of object `handle` of `file`: `Ok` with the
+    /// answer (the page inserted, or `SIGBUS` for an object destroyed under
+    /// a live mapping), or `Err` with what a population of the evicted
+    /// object needs.
+    fn try_fault(
         &mut self,
         file: FileKey,
-        pgoff: u64,
+        handle: u64,
+        idx: u64,
         f: &mut Fault<'_>,
-    ) -> (FaultResult, Option<Error>) {
-        let (handle, idx) = gem::locate(pgoff);
-        let Some(i) = self.find(handle, file) else {
+    ) -> core::result::Result<FaultResult, Refill> {
+        let Some(o) = self.find(handle, file).and_then(|i| self.obj(i).ok()) else {
             // Destroyed under a live mapping: the designed SIGBUS.
             self.stats.sigbus += 1;
-            return (FaultResult::SIGBUS, None);
+            return Ok(FaultResult::SIGBUS);
         };
-        if self.obj(i).is_ok_and(|o| o.backing.is_none()) {
-            // Evicted: back with new pages, as TTM moves an object back.
-            if let Err(e) = self.populate(i) {
-                self.stats.sigbus += 1;
-                let r = if e == ENOMEM {
-                    FaultResult::OOM
-                } else {
-                    FaultResult::SIGBUS
-                };
-                return (r, Some(e));
-            }
-            self.stats.refaults += 1;
-        }
-        let r = match self.obj(i) {
-            Ok(o) => match o.backing.as_ref() {
-                Some(p) if (idx as usize) < p.len() => p.insert(f, idx as usize, o.mode),
-                _ => FaultResult::SIGBUS,
-            },
-            Err(_) => FaultResult::SIGBUS,
+        let Some(p) = o.backing.as_ref() else {
+            let (start, len) = gem::zap_range(o.handle, o.pages);
+            return Err(Refill {
+                pages: o.pages,
+                mode: o.mode,
+                map: o.map.clone_ref(),
+                start,
+                len,
+            });
+        };
+        let r = if (idx as usize) < p.len() {
+            p.insert(f, idx as usize, o.insert.mode(o.mode), o.insert.raw_pte)
+        } else {
+            FaultResult::SIGBUS
         };
         if r.inserted() {
             self.stats.faults += 1;
         } else if r == FaultResult::SIGBUS {
             self.stats.sigbus += 1;
         }
-        (r, None)
+        Ok(r)
+    }
+
+    /// Gives object `handle` of `file` the `pages` populated for it while
+    /// the table was unlocked, if it is still there and still evicted;
+    /// otherwise gives them back (nothing maps them: they were never
+    /// inserted).
+    fn install(&mut self, file: FileKey, handle: u64, pages: ObjPages) {
+        let slot = self
+            .find(handle, file)
+            .and_then(|i| self.objects.get_mut(i))
+            .and_then(Option::as_mut)
+            .filter(|o| o.backing.is_none());
+        match slot {
+            Some(o) => {
+                o.backing = Some(pages);
+                self.stats.refaults += 1;
+            }
+            None => {
+                let r = pages.evict();
+                self.count_release(r);
+            }
+        }
     }
 
     /// Removes object `i`, zapping and freeing its pages.
@@ -187,11 +220,25 @@ impl Table {
     }
 }
 
+/// What re-populating an evicted object takes, read under the table lock
+/// and used without it.
+struct Refill {
+    pages: u64,
+    mode: CacheMode,
+    map: MapFile,
+    start: u64,
+    len: u64,
+}
+
 /// The state behind `/dev/pte_attrs`.
 #[pin_data]
 pub(crate) struct GemState {
     #[pin]
     table: Mutex<Table>,
+    /// Held by the one refault that populates an evicted object, with the
+    /// table unlocked (taken before `table`).
+    #[pin]
+    refill: Mutex<()>,
     /// The DRM BAR paths held for inspection, and the file that holds
     /// them (at most one at a time). Apart from `table`: setting them up
     /// checks thousands of pages, and faults must not wait for that.
@@ -230,6 +277,7 @@ impl GemDevice {
                     },
                     "pte_attrs::gem"
                 ),
+                refill <- new_mutex!((), "pte_attrs::gem_refill"),
                 bar <- new_mutex!(None, "pte_attrs::gem_bar"),
             }),
             GFP_KERNEL,
@@ -255,10 +303,23 @@ impl GemDevice {
         let mut b = [0u8; gem::CREATE_SIZE];
         r.read_slice(&mut b)?;
         let req = Create::decode(&b).map_err(|_| {
-            pr_err_rl!("gem: create: pages must be 1..=1024, caching WC (1) or UC- (2), pad 0\n");
+            pr_err_rl!(
+                "gem: create: pages must be 1..=1024, caching WC (1) or UC- (2), flags 0 (or the tests' 1, 2, 3)\n"
+            );
             EINVAL
         })?;
-        let map = file.map_file();
+        if req.insert.is_test() {
+            miscdev::require(Privileged::TestInsert)?;
+            if req.insert.makes_alias() && !mem::alias_allowed() {
+                pr_err_rl!(
+                    "gem: create: a raw WB insert over WC/UC- pages is an alias: load with allow_alias=1 (test VMs only)\n"
+                );
+                return Err(EPERM);
+            }
+        }
+        let map = file.map_file()?;
+        // The handle and the pages are reserved first; the pages are
+        // populated with the table unlocked (the object is not in it yet).
         let handle = {
             let mut t = self.state.table.lock();
             if t.total + req.pages > gem::MAX_TOTAL || t.next > gem::MAX_HANDLE {
@@ -266,34 +327,46 @@ impl GemDevice {
                 return Err(ENOSPC);
             }
             let handle = t.next;
-            let o = Object {
-                handle,
-                owner: file.key(),
-                pages: req.pages,
-                mode: req.mode,
-                map,
-                backing: None,
-            };
-            let i = match t.objects.iter().position(Option::is_none) {
-                Some(i) => {
-                    t.objects[i] = Some(o);
-                    i
-                }
-                None => {
-                    t.objects.push(Some(o), GFP_KERNEL)?;
-                    t.objects.len() - 1
-                }
-            };
             t.next += 1;
             t.total += req.pages;
-            t.stats.created += 1;
-            t.stats.live += 1;
-            if let Err(e) = t.populate(i) {
-                t.destroy(i);
-                return Err(e);
-            }
             handle
         };
+        let (start, len) = gem::zap_range(handle, req.pages);
+        let t0 = now_ns();
+        let populated =
+            ObjPages::populate(req.pages as usize, req.mode, map.clone_ref(), start, len);
+        let ns = now_ns() - t0;
+        let mut t = self.state.table.lock();
+        let (pages, checked) = match populated {
+            Ok(p) => p,
+            Err(e) => {
+                t.total -= req.pages;
+                return Err(e);
+            }
+        };
+        t.count_population(ns, checked);
+        let o = Object {
+            handle,
+            owner: file.key(),
+            pages: req.pages,
+            mode: req.mode,
+            insert: req.insert,
+            map,
+            backing: Some(pages),
+        };
+        match t.objects.iter().position(Option::is_none) {
+            Some(i) => t.objects[i] = Some(o),
+            None => {
+                if let Err(e) = t.objects.push(Some(o), GFP_KERNEL) {
+                    // The object (and its pages, never mapped) goes.
+                    t.total -= req.pages;
+                    return Err(e.into());
+                }
+            }
+        }
+        t.stats.created += 1;
+        t.stats.live += 1;
+        drop(t);
         Create::answer(&mut b, handle);
         w.write_slice(&b)?;
         Ok(0)
@@ -317,6 +390,7 @@ impl GemDevice {
     }
 
     fn pfns(&self, file: &OpenFile<'_>, arg: usize) -> Result<isize> {
+        miscdev::require(Privileged::Frames)?;
         let (mut r, mut w) = user_slice(arg, gem::PFNS_SIZE).reader_writer();
         let mut b = [0u8; gem::PFNS_SIZE];
         r.read_slice(&mut b)?;
@@ -344,6 +418,7 @@ impl GemDevice {
     /// `PTE_ATTRS_GEM_BAR_HOLD`: claims a BAR, sets up the DRM paths on it
     /// (checked page by page), and holds them until released.
     fn bar_hold(&self, file: &OpenFile<'_>, arg: usize) -> Result<isize> {
+        miscdev::require(Privileged::Bar)?;
         let (mut r, mut w) = user_slice(arg, gem::BAR_SIZE).reader_writer();
         let mut b = [0u8; gem::BAR_SIZE];
         r.read_slice(&mut b)?;
@@ -383,9 +458,53 @@ impl GemDevice {
         }
     }
 
-    fn write_stats(&self, arg: usize) -> Result<isize> {
+    /// [`MiscFile::fault`] at page `idx` of object `handle` of `file`.
+    fn fault_at(&self, file: FileKey, handle: u64, idx: u64, f: &mut Fault<'_>) -> FaultResult {
+        if let Ok(r) = self.state.table.lock().try_fault(file, handle, idx, f) {
+            return r;
+        }
+        // Evicted: back with new pages, as TTM moves an object back. One
+        // population at a time; the one before may have been this object's.
+        let _refill = self.state.refill.lock();
+        let need = match self.state.table.lock().try_fault(file, handle, idx, f) {
+            Ok(r) => return r,
+            Err(need) => need,
+        };
+        let t0 = now_ns();
+        let populated = ObjPages::populate(
+            need.pages as usize,
+            need.mode,
+            need.map,
+            need.start,
+            need.len,
+        );
+        let ns = now_ns() - t0;
+        let mut t = self.state.table.lock();
+        match populated {
+            Ok((pages, checked)) => {
+                t.count_population(ns, checked);
+                t.install(file, handle, pages);
+            }
+            Err(e) => {
+                t.stats.refault_failed += 1;
+                drop(t);
+                pr_err_rl!(
+                    "gem: a refault could not re-populate an object (errno {}): SIGBUS\n",
+                    e.to_errno()
+                );
+                return FaultResult::SIGBUS;
+            }
+        }
+        // The new pages, or SIGBUS if the object went meanwhile.
+        t.try_fault(file, handle, idx, f)
+            .unwrap_or(FaultResult::SIGBUS)
+    }
+
+    /// The counters' first `size` bytes (a [`gem::stats_size_ok`] size).
+    fn write_stats(&self, arg: usize, size: usize) -> Result<isize> {
         let b = self.stats().encode();
-        user_slice(arg, b.len()).writer().write_slice(&b)?;
+        let b = b.get(..size).ok_or(EINVAL)?;
+        user_slice(arg, b.len()).writer().write_slice(b)?;
         Ok(0)
     }
 }
@@ -414,7 +533,10 @@ impl MiscFile for GemDevice {
                 self.with_handle(file, arg, Table::destroy)
             }
             gem::NR_PFNS if c == cmd(gem::NR_PFNS, gem::PFNS_SIZE, R | W) => self.pfns(file, arg),
-            gem::NR_STATS if c == cmd(gem::NR_STATS, gem::STATS_SIZE, R) => self.write_stats(arg),
+            // Any size up to the whole struct: older headers had fewer counters.
+            gem::NR_STATS if _IOC_DIR(c) == R && gem::stats_size_ok(_IOC_SIZE(c)) => {
+                self.write_stats(arg, _IOC_SIZE(c))
+            }
             gem::NR_BAR_HOLD if c == cmd(gem::NR_BAR_HOLD, gem::BAR_SIZE, R | W) => {
                 self.bar_hold(file, arg)
             }
@@ -461,14 +583,11 @@ impl MiscFile for GemDevice {
 
     fn fault(&self, file: FileKey, pgoff: u64, f: &mut Fault<'_>) -> FaultResult {
         let t0 = now_ns();
+        let (handle, idx) = gem::locate(pgoff);
+        let r = self.fault_at(file, handle, idx, f);
         let mut t = self.state.table.lock();
-        let (r, failed) = t.fault(file, pgoff, f);
         let s = &mut t.stats;
         gem::add_ns(&mut s.fault_ns, &mut s.fault_ns_max, now_ns() - t0);
-        drop(t);
-        if let Some(e) = failed {
-            pr_err_rl!("gem: a refault could not re-populate an object: {:?}\n", e);
-        }
         r
     }
 
@@ -490,11 +609,12 @@ impl Drop for GemDevice {
     fn drop(&mut self) {
         let s = self.stats();
         pr_info_rl!(
-            "gem: created={} destroyed={} faults={} refaults={} sigbus={} zaps={} evictions={} pages_wrong={} pages_leaked={}\n",
+            "gem: created={} destroyed={} faults={} refaults={} refault_failed={} sigbus={} zaps={} evictions={} pages_wrong={} pages_leaked={}\n",
             s.created,
             s.destroyed,
             s.faults,
             s.refaults,
+            s.refault_failed,
             s.sigbus,
             s.zaps,
             s.evictions,

@@ -52,9 +52,11 @@ impl File for BenchFile {
 /// `gem`: read-only (0400); reads the counters of `/dev/pte_attrs` as
 /// `gem.<name>=<value>` lines: objects created, destroyed and live, mmaps
 /// accepted and refused, faults, refaults (an evicted object populated
-/// again), SIGBUS answers, zaps, evictions, pages checked through the
-/// accessor, found in the wrong mode and leaked, and the time in faults,
-/// zaps, populations and evictions (total and longest, ns).
+/// again), SIGBUS answers for destroyed objects, zaps, evictions, pages
+/// checked through the accessor, found in the wrong mode and leaked, the
+/// time in faults, zaps, populations and evictions (total and longest,
+/// ns), and last the refaults that got no pages (`refault_failed`,
+/// answered SIGBUS too).
 pub(crate) struct GemFile {
     /// The device's counters.
     pub(crate) gem: GemStats,

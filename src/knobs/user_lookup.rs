@@ -9,8 +9,10 @@
 //! page-table lock (`follow_pfnmap_start()`), so only PFN maps are served
 //! (`VM_IO`/`VM_PFNMAP` VMAs such as `/dev/pte_attrs` mappings; any other
 //! VMA reads `mapped=0 why=not_pfnmap`). The report has the kernel
-//! lookup's lines for the entry (both views, flags, `cache=`), then
-//! `user=1`, `direct_map_cache=` and `agrees=1|0`.
+//! lookup's lines for the entry (both views, flags, the entry's own
+//! `user=`, `rw=`, `nx=`, `cache=`), then `lookup=user`, `special=`,
+//! `vm_pfnmap=`, `direct_map_cache=` (read under the same page-table lock)
+//! and `agrees=1|0`.
 
 use kernel::error::{code::*, Result};
 

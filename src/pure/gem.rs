@@ -45,9 +45,17 @@ pub(crate) const HANDLE_SIZE: usize = 8;
 /// Size of `struct pte_attrs_gem_pfns`.
 pub(crate) const PFNS_SIZE: usize = 24;
 /// Number of counters in `struct pte_attrs_gem_stats`.
-pub(crate) const STATS_N: usize = 22;
+pub(crate) const STATS_N: usize = 23;
 /// Size of `struct pte_attrs_gem_stats`.
 pub(crate) const STATS_SIZE: usize = STATS_N * 8;
+
+/// Whether a `PTE_ATTRS_GEM_STATS` command of `size` bytes (its
+/// `_IOC_SIZE`) is answered: any size from one counter up to the whole
+/// struct, whose leading bytes it gets (counters are only appended, so a
+/// program built against an older header keeps working).
+pub(crate) fn stats_size_ok(size: usize) -> bool {
+    (8..=STATS_SIZE).contains(&size)
+}
 
 fn u64_at(b: &[u8], i: usize) -> u64 {
     let mut v = [0u8; 8];
@@ -65,6 +73,44 @@ fn u32_at(b: &[u8], i: usize) -> u32 {
     u32::from_ne_bytes(v)
 }
 
+/// `PTE_ATTRS_GEM_CREATE_TEST_PROT_WB`.
+pub(crate) const CREATE_TEST_PROT_WB: u32 = 1 << 0;
+/// `PTE_ATTRS_GEM_CREATE_TEST_RAW_PTE`.
+pub(crate) const CREATE_TEST_RAW_PTE: u32 = 1 << 1;
+
+/// How the fault handler inserts an object's pages: the selftests' flags
+/// of CREATE (none for real objects).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Insert {
+    /// Ask for WB (the VMA's own pgprot) instead of the object's mode.
+    pub(crate) prot_wb: bool,
+    /// Write the user PTE directly (as i915's `remap_io_mapping()` does),
+    /// with no memtype lookup to correct the pgprot.
+    pub(crate) raw_pte: bool,
+}
+
+impl Insert {
+    /// Whether these are the selftests' flags (CAP_SYS_ADMIN only).
+    pub(crate) fn is_test(self) -> bool {
+        self.prot_wb || self.raw_pte
+    }
+
+    /// Whether the user PTE would disagree with the page's memtype: a WB
+    /// alias of WC/UC- pages (refused unless aliases are allowed).
+    pub(crate) fn makes_alias(self) -> bool {
+        self.prot_wb && self.raw_pte
+    }
+
+    /// The mode the handler asks for, for an object of mode `mode`.
+    pub(crate) fn mode(self, mode: CacheMode) -> CacheMode {
+        if self.prot_wb {
+            CacheMode::Wb
+        } else {
+            mode
+        }
+    }
+}
+
 /// A CREATE request, checked.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Create {
@@ -72,6 +118,8 @@ pub(crate) struct Create {
     pub(crate) pages: u64,
     /// Its cache mode: WC or UC-.
     pub(crate) mode: CacheMode,
+    /// How its pages are inserted on fault.
+    pub(crate) insert: Insert,
 }
 
 impl Create {
@@ -89,10 +137,19 @@ impl Create {
             2 => CacheMode::UcMinus,
             _ => return Err(ParseError::Invalid),
         };
-        if u32_at(b, 12) != 0 {
+        let flags = u32_at(b, 12);
+        if flags & !(CREATE_TEST_PROT_WB | CREATE_TEST_RAW_PTE) != 0 {
             return Err(ParseError::Invalid);
         }
-        Ok(Create { pages, mode })
+        let insert = Insert {
+            prot_wb: flags & CREATE_TEST_PROT_WB != 0,
+            raw_pte: flags & CREATE_TEST_RAW_PTE != 0,
+        };
+        Ok(Create {
+            pages,
+            mode,
+            insert,
+        })
     }
 
     /// The answer: `b` with the handle and offset filled in.
@@ -187,7 +244,8 @@ pub(crate) struct Stats {
     pub(crate) faults: u64,
     /// Faults that re-populated an evicted object.
     pub(crate) refaults: u64,
-    /// Faults answered with SIGBUS.
+    /// Faults answered with SIGBUS because the object is destroyed (or
+    /// the fault is past its end).
     pub(crate) sigbus: u64,
     /// `unmap_mapping_range()` calls.
     pub(crate) zaps: u64,
@@ -217,6 +275,10 @@ pub(crate) struct Stats {
     pub(crate) evict_ns: u64,
     /// Longest eviction.
     pub(crate) evict_ns_max: u64,
+    /// Refaults whose re-population failed (out of memory, a CPA error):
+    /// answered with SIGBUS, as TTM answers a failed populate, and not
+    /// counted in `sigbus`.
+    pub(crate) refault_failed: u64,
 }
 
 /// Adds one duration to a total and a maximum.
@@ -250,6 +312,7 @@ impl Stats {
             self.populate_ns_max,
             self.evict_ns,
             self.evict_ns_max,
+            self.refault_failed,
         ]
     }
 
@@ -277,6 +340,7 @@ impl Stats {
         "populate_ns_max",
         "evict_ns",
         "evict_ns_max",
+        "refault_failed",
     ];
 
     /// The counters as `gem.<name>=<value>` lines (the `gem` debugfs file).
@@ -377,10 +441,15 @@ pub(crate) enum UserEntry {
     NotPresent,
     /// A present 4K entry: its raw value and its paravirt view.
     Present {
-        /// As stored (`native_pte_val()`).
+        /// As stored: the kernel's own `pfn_pte()` of the frame and flags
+        /// `follow_pfnmap_start()` gave, through the paravirt hook.
         raw: u64,
-        /// Through the paravirt `pte_val` hook.
+        /// The paravirt view: the frame `pte_pfn()` reads through the
+        /// `pte_val` hook, and the entry's flags.
         pv: u64,
+        /// A special entry (`pte_special()`): a PFN map's, no struct page
+        /// refcounted.
+        special: bool,
     },
 }
 
@@ -402,7 +471,8 @@ pub(crate) enum DirectMap {
 }
 
 /// Writes the report of `lookup user ADDR`: for a present entry the same
-/// lines as a kernel lookup (both views, flags, cache mode), then `user=1`,
+/// lines as a kernel lookup (both views, flags with the entry's own
+/// `user=`, `rw=`, `nx=`, cache mode), then `lookup=user`, `special=`,
 /// `vm_pfnmap=`, and the direct map's cache mode for the same frame with
 /// `agrees=1|0`.
 pub(crate) fn write_user_report(
@@ -413,12 +483,12 @@ pub(crate) fn write_user_report(
     pat: &PatTable,
     masks: PteMasks,
 ) -> fmt::Result {
-    let (raw, pv) = match entry {
-        UserEntry::Present { raw, pv } => (raw, pv),
+    let (raw, pv, special) = match entry {
+        UserEntry::Present { raw, pv, special } => (raw, pv, special),
         other => {
             writeln!(w, "{addr:#018x}: user, not mapped")?;
             writeln!(w, "addr={addr:#018x}")?;
-            writeln!(w, "user=1")?;
+            writeln!(w, "lookup=user")?;
             writeln!(w, "mapped=0")?;
             let why = match other {
                 UserEntry::NoVma => "no_vma",
@@ -430,7 +500,8 @@ pub(crate) fn write_user_report(
         }
     };
     crate::pure::attrs::write_report(w, addr, Level::K4, pv, raw, pat, masks)?;
-    writeln!(w, "user=1")?;
+    writeln!(w, "lookup=user")?;
+    writeln!(w, "special={}", u8::from(special))?;
     writeln!(w, "vm_pfnmap=1")?;
     let user = PteAttrs::decode_in(pv, Level::K4, pat, masks).cache_mode();
     let (dm_cache, agrees) = match dm {
@@ -472,7 +543,8 @@ mod tests {
             Create::decode(&create(4, 1, 0)),
             Ok(Create {
                 pages: 4,
-                mode: CacheMode::Wc
+                mode: CacheMode::Wc,
+                insert: Insert::default(),
             })
         );
         assert_eq!(
@@ -483,7 +555,15 @@ mod tests {
         assert!(Create::decode(&create(MAX_PAGES + 1, 1, 0)).is_err());
         assert!(Create::decode(&create(1, 0, 0)).is_err());
         assert!(Create::decode(&create(1, 3, 0)).is_err());
-        assert!(Create::decode(&create(1, 1, 7)).is_err());
+        assert!(Create::decode(&create(1, 1, 4)).is_err());
+        assert!(Create::decode(&create(1, 1, 1 << 31)).is_err());
+        let i = |flags| Create::decode(&create(1, 1, flags)).unwrap().insert;
+        assert!(!i(0).is_test());
+        assert_eq!(i(1).mode(CacheMode::Wc), CacheMode::Wb);
+        assert!(i(1).is_test() && !i(1).makes_alias());
+        assert_eq!(i(2).mode(CacheMode::UcMinus), CacheMode::UcMinus);
+        assert!(i(2).raw_pte && !i(2).makes_alias());
+        assert!(i(3).makes_alias());
         let mut b = create(1, 1, 0);
         Create::answer(&mut b, 3);
         assert_eq!(u64_at(&b, 16), 3);
@@ -537,6 +617,14 @@ mod tests {
         let b = s.encode();
         assert_eq!(u64_at(&b, 0), 1);
         assert_eq!(u64_at(&b, 13 * 8), 14);
+        // Appended after the 22 counters of the first header.
+        let s = Stats {
+            refault_failed: 3,
+            ..Stats::default()
+        };
+        assert_eq!(u64_at(&s.encode(), 22 * 8), 3);
+        assert!(stats_size_ok(22 * 8) && stats_size_ok(STATS_SIZE) && stats_size_ok(8));
+        assert!(!stats_size_ok(0) && !stats_size_ok(7) && !stats_size_ok(STATS_SIZE + 8));
     }
 
     fn pat() -> PatTable {
@@ -557,11 +645,31 @@ mod tests {
             level: Level::K4,
             pv: 0x8000_0000_1234_5163 | 0x8,
         };
-        let e = UserEntry::Present { raw: wc, pv: wc };
+        let e = UserEntry::Present {
+            raw: wc,
+            pv: wc,
+            special: true,
+        };
         write_user_report(&mut t, 0x7f00_0000_0000, e, dm, &pat(), masks()).unwrap();
         assert!(t.contains("cache=WC\n"), "{t}");
         assert!(t.contains("direct_map_cache=WC\nagrees=1\n"), "{t}");
-        assert!(t.contains("user=1\n"));
+        // The entry's own bits, once each: U/S, RW, NX.
+        assert_eq!(t.matches("\nuser=").count(), 1, "{t}");
+        assert!(t.contains("\nuser=1\n") && t.contains("\nrw=1\n"), "{t}");
+        assert!(t.contains("\nnx=1\n") && t.contains("\nglobal=0\n"), "{t}");
+        assert!(t.contains("lookup=user\nspecial=1\nvm_pfnmap=1\n"), "{t}");
+
+        // A read-only, executable entry, not special: its own bits.
+        let ro = 0x1234_5065 | 0x8;
+        t.clear();
+        let e2 = UserEntry::Present {
+            raw: ro,
+            pv: ro,
+            special: false,
+        };
+        write_user_report(&mut t, 0x7f00_0000_0000, e2, dm, &pat(), masks()).unwrap();
+        assert!(t.contains("\nrw=0\n") && t.contains("\nnx=0\n"), "{t}");
+        assert!(t.contains("\nspecial=0\n"), "{t}");
 
         let wb_dm = DirectMap::Entry {
             level: Level::K4,
@@ -579,9 +687,10 @@ mod tests {
         let n = UserEntry::NotPresent;
         write_user_report(&mut t, 0x1000, n, DirectMap::NotRam, &pat(), masks()).unwrap();
         assert!(
-            t.contains("mapped=0\nwhy=not_present\nvm_pfnmap=1\n"),
+            t.contains("lookup=user\nmapped=0\nwhy=not_present\nvm_pfnmap=1\n"),
             "{t}"
         );
+        assert!(!t.contains("\nuser="), "{t}");
     }
 
     #[test]
@@ -596,6 +705,7 @@ mod tests {
         assert!(out.starts_with("gem.created=0\n"), "{out}");
         assert!(out.contains("\ngem.faults=736\n"), "{out}");
         assert!(out.contains("\ngem.zaps=25\n"), "{out}");
-        assert!(out.ends_with("gem.evict_ns_max=9\n"), "{out}");
+        assert!(out.contains("\ngem.evict_ns_max=9\n"), "{out}");
+        assert!(out.ends_with("gem.refault_failed=0\n"), "{out}");
     }
 }

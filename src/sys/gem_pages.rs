@@ -123,19 +123,29 @@ impl ObjPages {
     /// Inserts page `i` at the address of `fault` with the cache mode
     /// `mode` (`vmf_insert_pfn_prot()` with the vma's protection and
     /// `pgprot_writecombine()` / `pgprot_noncached()`). Under PAT the
-    /// kernel replaces the cache bits with the page's memtype
-    /// (`track_pfn_insert()`). `SIGBUS` past the end.
+    /// kernel replaces the cache bits with the page's memtype (7.x:
+    /// `pfnmap_setup_cachemode_pfn()`; 6.12: `track_pfn_insert()`), so a
+    /// wrong `mode` still gives the bound mode. With `raw` (the selftests'
+    /// `TEST_RAW_PTE`) the entry is written directly, as i915 writes its
+    /// GTT mmaps, and keeps `mode`'s cache bits: a wrong `mode` then gives
+    /// a user PTE that disagrees with the page. `SIGBUS` past the end.
     ///
     /// The user PTE this makes outlives nothing: this value zaps its range
     /// before it changes or frees the pages.
-    pub(crate) fn insert(&self, fault: &mut Fault<'_>, i: usize, mode: CacheMode) -> FaultResult {
+    pub(crate) fn insert(
+        &self,
+        fault: &mut Fault<'_>,
+        i: usize,
+        mode: CacheMode,
+        raw: bool,
+    ) -> FaultResult {
         let Some(pfn) = self.pfn(i) else {
             return FaultResult::SIGBUS;
         };
         // SAFETY: `fault` is a fault in progress in a mapping of the device
         // (`Fault`'s invariant); the frame is a page this value owns, and it
         // zaps this file range before it changes its caching or frees it.
-        unsafe { miscdev::insert_pfn(fault.vmf(), pfn, mode) }
+        unsafe { miscdev::insert_pfn(fault.vmf(), pfn, mode, raw) }
     }
 
     /// The number of pages.

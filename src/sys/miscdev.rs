@@ -73,13 +73,40 @@ extern "C" {
     );
     fn pte_attrs_gem_vma_set_pfnmap(vma: *mut c_void, ops: *const c_void);
     fn pte_attrs_gem_vmf_info(vmf: *mut c_void, pgoff: *mut c_ulong, file: *mut *mut c_void);
-    fn pte_attrs_gem_insert_pfn(vmf: *mut c_void, pfn: c_ulong, mode: c_int) -> c_uint;
+    fn pte_attrs_gem_insert_pfn(vmf: *mut c_void, pfn: c_ulong, mode: c_int, raw: bool) -> c_uint;
+    fn pte_attrs_gem_privileged(what: c_int) -> c_int;
 }
 
 /// `VM_FAULT_SIGBUS`.
 const VM_FAULT_SIGBUS: c_uint = 0x2;
-/// `VM_FAULT_OOM`.
-const VM_FAULT_OOM: c_uint = 0x1;
+
+/// What a privileged ioctl of the device hands out or takes
+/// (`PTE_ATTRS_GEM_PRIV_*` of gem_glue.h).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Privileged {
+    /// Physical frame numbers (`PTE_ATTRS_GEM_PFNS`).
+    Frames = 1,
+    /// A PCI BAR, claimed and mapped (`PTE_ATTRS_GEM_BAR_HOLD`).
+    Bar = 2,
+    /// The selftests' ways of inserting pages (`PTE_ATTRS_GEM_CREATE_TEST_*`).
+    TestInsert = 3,
+}
+
+/// Whether the calling task may do `what`: `CAP_SYS_ADMIN` of its own
+/// (the device file's 0600 mode says nothing about who holds an open file:
+/// one can be passed to any process), and a kernel not locked down for it
+/// (`security_locked_down()`: `LOCKDOWN_DEV_MEM` for frames and test
+/// inserts, `LOCKDOWN_PCI_ACCESS` for a BAR). `EPERM` otherwise.
+pub(crate) fn require(what: Privileged) -> Result {
+    // SAFETY: reads the calling task's credentials and the lockdown state;
+    // no preconditions.
+    let r = unsafe { pte_attrs_gem_privileged(what as c_int) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(Error::from_errno(r))
+    }
+}
 
 /// Which open file a callback is about: its identity only, never
 /// dereferenced (a key to find the objects the file owns).
@@ -103,16 +130,17 @@ impl OpenFile<'_> {
     }
 
     /// A handle on the address space this file's mappings live in, which
-    /// outlives the file.
-    pub(crate) fn map_file(&self) -> MapFile {
+    /// outlives the file. `EINVAL` if the file has none (an open file
+    /// always has one).
+    pub(crate) fn map_file(&self) -> Result<MapFile> {
         // SAFETY: `file` is open (type invariant): its `f_mapping` and the
         // inode behind it are live; the glue takes an inode reference.
         let m = unsafe { pte_attrs_gem_mapping_get(self.file.cast()) };
-        // INVARIANT: the glue returned the mapping with its inode held.
-        MapFile {
-            // A live file always has an `f_mapping`.
-            mapping: NonNull::new(m.cast()).expect("an open file has an f_mapping"),
-        }
+        // INVARIANT: the glue returned the mapping with its inode held
+        // (it returns NULL only for a file without one, holding nothing).
+        Ok(MapFile {
+            mapping: NonNull::new(m.cast()).ok_or(EINVAL)?,
+        })
     }
 }
 
@@ -181,10 +209,12 @@ pub(crate) struct MmapRequest {
 pub(crate) struct FaultResult(c_uint);
 
 impl FaultResult {
-    /// `VM_FAULT_SIGBUS`: the access kills (or signals) the process.
+    /// `VM_FAULT_SIGBUS`: the access kills (or signals) the process. Also
+    /// the answer to a failed re-population, as TTM answers a failed
+    /// populate: `VM_FAULT_OOM` from a fault whose allocation never
+    /// retries hard (`__GFP_NORETRY`) would not run the OOM killer, only
+    /// retry the fault, forever if memory stays short.
     pub(crate) const SIGBUS: FaultResult = FaultResult(VM_FAULT_SIGBUS);
-    /// `VM_FAULT_OOM`.
-    pub(crate) const OOM: FaultResult = FaultResult(VM_FAULT_OOM);
 
     /// Whether the page was inserted (`VM_FAULT_NOPAGE` alone).
     pub(crate) fn inserted(self) -> bool {
@@ -213,7 +243,9 @@ impl Fault<'_> {
 
 /// `pte_attrs_gem_insert_pfn()` of gem_glue.c: `vmf_insert_pfn_prot()` of
 /// `pfn` at the faulting address, with the VMA's protection and the cache
-/// mode `mode`.
+/// mode `mode` (which PAT replaces with the page's memtype); with `raw`,
+/// the same special entry written by `apply_to_page_range()` as i915's
+/// `remap_io_mapping()` writes it, with `mode`'s cache bits as they are.
 ///
 /// # Safety
 ///
@@ -224,9 +256,10 @@ pub(in crate::sys) unsafe fn insert_pfn(
     vmf: *mut bindings::vm_fault,
     pfn: u64,
     mode: CacheMode,
+    raw: bool,
 ) -> FaultResult {
     // SAFETY: by the function's safety contract.
-    FaultResult(unsafe { pte_attrs_gem_insert_pfn(vmf.cast(), pfn as c_ulong, mode as c_int) })
+    FaultResult(unsafe { pte_attrs_gem_insert_pfn(vmf.cast(), pfn as c_ulong, mode as c_int, raw) })
 }
 
 /// What a device that user space maps does on each call.
