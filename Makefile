@@ -35,13 +35,13 @@ fmt:
 	@cfg="$(KDIR)/.rustfmt.toml"; \
 	if [ -z "$(KDIR)" ] || [ ! -f "$$cfg" ]; then \
 		[ -z "$(KDIR)" ] || echo "KDIR=$(KDIR) has no .rustfmt.toml: using the harness tree's"; \
-		cfg="$$(. scripts/lib.sh && harness_kdir)/.rustfmt.toml"; \
+		cfg="$$(bash -c '. scripts/lib.sh && harness_kdir')/.rustfmt.toml"; \
 	fi; \
 	echo "rustfmt --config-path $$cfg"; \
 	/usr/bin/rustfmt --edition 2021 --config-path "$$cfg" $$(find src -name "*.rs") host/lib.rs
 
 clean:
-	@kdir="$${KDIR:-$$(. scripts/lib.sh && harness_kdir)}"; \
+	@kdir="$${KDIR:-$$(bash -c '. scripts/lib.sh && harness_kdir')}"; \
 	if [ -f "$$kdir/Makefile" ]; then \
 		$(MAKE) -C "$$kdir" M=$(CURDIR) LLVM=1 clean; \
 		$(MAKE) -C "$$kdir" M=$(CURDIR)/samples LLVM=1 clean; \
