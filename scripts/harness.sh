@@ -10,11 +10,26 @@ target=$1
 total_start=$SECONDS
 
 "$ROOT/scripts/setup.sh"
-if [ -z "${KDIR:-}" ]; then
+if [ -n "$DISTRO" ]; then
+	# Debian's own kernel: distro.sh fetches it and prepares the tree the
+	# module is built against, in a trixie build root (KDIR is that tree).
+	"$ROOT/scripts/distro.sh" prepare
+	KDIR=$(harness_kdir)
+elif [ -z "${KDIR:-}" ]; then
 	"$ROOT/scripts/kernel.sh"
 	KDIR=$(harness_kdir)
 fi
 export KDIR
+
+# build_module: pte_attrs.ko and the sample for KERNEL (on Debian's kernel,
+# built in the build root by its toolchain).
+build_module() {
+	if [ -n "$DISTRO" ]; then
+		"$ROOT/scripts/distro.sh" module
+	else
+		"$ROOT/scripts/module.sh"
+	fi
+}
 
 host_tests() {
 	say "Host unit tests of the kernel-free logic (cargo test in host/)"
@@ -29,15 +44,15 @@ host_tests() {
 
 case "$target" in
 module)
-	"$ROOT/scripts/module.sh"
+	build_module
 	;;
 run | shell)
-	"$ROOT/scripts/module.sh"
+	build_module
 	"$ROOT/scripts/initramfs.sh" "$KDIR" "$OUT/initramfs.cpio.gz"
 	"$ROOT/scripts/vm.sh" "$target" "$KDIR" "$OUT/initramfs.cpio.gz"
 	;;
 bench)
-	"$ROOT/scripts/module.sh"
+	build_module
 	"$ROOT/scripts/initramfs.sh" "$KDIR" "$OUT/initramfs.cpio.gz"
 	rc=0
 	"$ROOT/scripts/vm.sh" bench "$KDIR" "$OUT/initramfs.cpio.gz" >"$OUT/bench-vm.txt" || rc=$?
@@ -53,7 +68,7 @@ bigvm)
 	# The big VM (VM_MEM=8G unless set): every scenario at the largest
 	# `pages` the pre-check admits, with 16 threads and with 1
 	# (scripts/guest/bigvm.sh).
-	"$ROOT/scripts/module.sh"
+	build_module
 	"$ROOT/scripts/initramfs.sh" "$KDIR" "$OUT/initramfs.cpio.gz"
 	rc=0
 	"$ROOT/scripts/vm.sh" bigvm "$KDIR" "$OUT/initramfs.cpio.gz" | tee "$OUT/bigvm-summary.txt" || rc=$?
@@ -66,7 +81,7 @@ check)
 	host_passed=0
 	host_tests
 	"$ROOT/scripts/lint.sh"
-	LINT=1 "$ROOT/scripts/module.sh"
+	LINT=1 build_module
 	"$ROOT/scripts/initramfs.sh" "$KDIR" "$OUT/initramfs.cpio.gz"
 	rc=0
 	"$ROOT/scripts/vm.sh" check "$KDIR" "$OUT/initramfs.cpio.gz" | tee "$OUT/summary.txt" || rc=$?

@@ -18,7 +18,13 @@ KSFT_SRC=$(harness_kdir)/tools/testing/selftests
 [ -f "$KSFT_SRC/run_kselftest.sh" ] || KSFT_SRC=$KDIR/tools/testing/selftests
 [ -f "$KSFT_SRC/run_kselftest.sh" ] || die "no kselftest runner in $KSFT_SRC"
 
-krel=$("${KMAKE[@]}" -s -C "$KDIR" kernelrelease)
+if [ -n "$DISTRO" ]; then
+	# Debian's own kernel (scripts/distro.sh builds the module for it).
+	krel=$DEB_KREL
+else
+	krel=$("${KMAKE[@]}" -s -C "$KDIR" kernelrelease)
+fi
+kobuild=$(harness_kobuild)
 root=$(mktemp -d "${TMPDIR:-/tmp}/pte_attrs-initramfs.XXXXXX")
 trap 'rm -rf "$root"' EXIT
 
@@ -39,8 +45,29 @@ printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
 # dependency on pte_attrs.
 moddir=$root/lib/modules/$krel/extra
 mkdir -p "$moddir"
-install -m 0644 "$ROOT/pte_attrs.ko" "$ROOT/samples/pte_attrs_sample.ko" "$moddir/"
+install -m 0644 "$kobuild/pte_attrs.ko" "$kobuild/samples/pte_attrs_sample.ko" "$moddir/"
 touch "$root/lib/modules/$krel"/modules.{order,builtin,builtin.modinfo}
+# Debian's kernel has its display driver as a module (bochs, for qemu's
+# VGA), which udev loads on a Debian system; the guest's init loads it
+# the same way. It goes in with what it depends on, uncompressed (busybox
+# cannot load .ko.xz; Debian signs the uncompressed module, so the
+# signature stays valid and the module does not taint).
+deb_module() {
+	local f dst d
+	f=$(find "$DEB_IMAGE_MODULES/kernel" \( -name "$1.ko.xz" -o -name "${1//_/-}.ko.xz" \) | head -n 1)
+	[ -n "$f" ] || die "no module $1 in Debian's $krel"
+	dst=$root/lib/modules/$krel/${f#"$DEB_IMAGE_MODULES/"}
+	dst=${dst%.xz}
+	[ -f "$dst" ] && return
+	mkdir -p "$(dirname "$dst")"
+	xz -dc "$f" >"$dst"
+	for d in $(modinfo -F depends "$f" | tr , ' '); do
+		deb_module "$d"
+	done
+}
+if [ -n "$DISTRO" ]; then
+	deb_module bochs
+fi
 depmod -b "$root" "$krel"
 
 install -D -m 0755 "$ROOT/scripts/guest/demo.sh" "$root/usr/share/pte_attrs/demo.sh"

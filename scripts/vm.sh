@@ -16,6 +16,8 @@ MODE=$1
 KDIR=$2
 INITRAMFS=$3
 ACCEL=${ACCEL:-auto}
+# The kernel image: KDIR's bzImage, or Debian's vmlinuz (KERNEL=debian-7.3).
+KIMAGE=$(harness_kimage "$KDIR")
 case "$MODE" in
 # check: the debug flavor's 10,000-operation fuzz alone takes about 10
 # minutes under TCG.
@@ -39,7 +41,7 @@ results=$OUT/results.txt
 kvm_probe() {
 	local cachef="$CACHE/kvm-probe"
 	local key
-	key="$(cat /proc/sys/kernel/random/boot_id 2>/dev/null) $(md5sum <"$KDIR/arch/x86/boot/bzImage" | cut -c1-12)"
+	key="$(cat /proc/sys/kernel/random/boot_id 2>/dev/null) $(md5sum <"$KIMAGE" | cut -c1-12)"
 	if [ -f "$cachef" ] && [ "$(head -n 1 "$cachef")" = "$key" ]; then
 		[ "$(tail -n 1 "$cachef")" = yes ]
 		return
@@ -49,7 +51,7 @@ kvm_probe() {
 	if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 		say "Probing KVM (a bounded 20 s boot; the answer is cached until the host reboots)"
 		timeout -k 2 20 qemu-system-x86_64 -accel kvm -cpu host -m 256M -smp 1 \
-			-nographic -no-reboot -kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$INITRAMFS" \
+			-nographic -no-reboot -kernel "$KIMAGE" -initrd "$INITRAMFS" \
 			-append "console=ttyS0 panic=-1 harness=probe" \
 			-serial null -serial "file:$probe_out" -display none -monitor none \
 			>/dev/null 2>&1 || true
@@ -113,9 +115,9 @@ if [ "$FLAVOR" = xen ]; then
 	fi
 	boot=(-kernel "$xen"
 		-append "console=com1 com1=115200 dom0_mem=$dom0_mem loglvl=all guest_loglvl=all"
-		-initrd "$KDIR/arch/x86/boot/bzImage console=hvc0 earlyprintk=xen ${guest//,/,,},$INITRAMFS")
+		-initrd "$KIMAGE console=hvc0 earlyprintk=xen ${guest//,/,,},$INITRAMFS")
 else
-	boot=(-kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$INITRAMFS" -append "console=ttyS0 $guest")
+	boot=(-kernel "$KIMAGE" -initrd "$INITRAMFS" -append "console=ttyS0 $guest")
 fi
 # Two display devices at fixed addresses (00:02.0 is qemu's default NIC):
 # the VGA at 00:03.0, which the debug flavor's bochs DRM driver binds, and
