@@ -171,5 +171,7 @@ harness_kimage() {
 
 # Where the built pte_attrs.ko and samples/pte_attrs_sample.ko are.
 harness_kobuild() {
-	if [ -n "$DISTRO" ]; then echo "$DEB_MODBUILD"; else echo "$ROOT"; fi
+	# Our kernels: module.sh's copy in OUT (the tree's .ko files are
+	# shared by every KERNEL and may be rebuilt for another one).
+	if [ -n "$DISTRO" ]; then echo "$DEB_MODBUILD"; else echo "$OUT/ko"; fi
 }

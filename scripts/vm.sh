@@ -78,6 +78,10 @@ case "$MODE" in check | bench | bigvm) ;; *) loglevel=5 ;; esac
 # log_buf_len=4M: the whole boot log stays in the ring buffer (the guest
 # also saves it at once, to /tmp/boot-dmesg).
 guest="loglevel=$loglevel panic=-1 oops=panic log_buf_len=4M harness=$MODE harness_out=ttyS1"
+# VM_ARGS: more kernel parameters, for the boots CI makes of an existing
+# kernel: `nopat` (no PAT: WC requests get UC-), `no5lvl` (4-level paging
+# where the CPU has LA57).
+[ -n "${VM_ARGS:-}" ] && guest="$guest $VM_ARGS"
 # The debug (hardened) flavor: a WARN is a crash, as on kernels that set
 # panic_on_warn; soft lockups are reported after 2 x watchdog_thresh =
 # 10 s, RCU stalls after 10 s; page-table isolation is on.
