@@ -26,7 +26,7 @@ use kernel::ffi::{c_int, c_ulong, c_void};
 
 use crate::pure::attrs::CacheMode;
 use crate::pure::gem::{BarReport, PathCheck};
-use crate::sys::accessor;
+use crate::sys::expect::Expect;
 use crate::sys::pci::ClaimedBar;
 
 extern "C" {
@@ -46,12 +46,11 @@ extern "C" {
 /// the accessor (paravirt view).
 fn check_wc(va: u64, pages: u64) -> PathCheck {
     let mut c = PathCheck::default();
+    // What the kernel really gives a WC request (UC- without PAT).
+    let expect = Expect::new(CacheMode::Wc);
     for i in 0..pages {
         c.pages += 1;
-        let ok = accessor::lookup(va + (i << 12)).is_some_and(|f| {
-            let a = accessor::decode(accessor::pv_val(f.raw, f.level), f.level);
-            a.present() && a.cache_mode() == Some(CacheMode::Wc)
-        });
+        let ok = expect.check((va + (i << 12)) as usize).is_ok();
         c.wrong += u64::from(!ok);
     }
     c
