@@ -158,15 +158,26 @@ verify_crates() {
 	}
 }
 
+prepared() {
+	[ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(stamp_text)" ] &&
+		[ "$(cat "$DEB_BROOT/.pte_attrs-packages" 2>/dev/null)" = "${BROOT_PKGS[*]}" ]
+}
+
 prepare() {
 	ksrc_fetch
 	[ "$KSRC_VERSION" = "$DEB_KVERSION" ] ||
 		die "$KSRC_PKG is $KSRC_VERSION, the image $DEB_KVERSION: the tree must be the image's source"
-	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(stamp_text)" ] &&
-		[ "$(cat "$DEB_BROOT/.pte_attrs-packages" 2>/dev/null)" = "${BROOT_PKGS[*]}" ]; then
-		return
-	fi
+	prepared && return
+	# Harness runs (other checkouts too) share DEB_DIR: one prepares, the
+	# others wait here and then find it prepared.
 	mkdir -p "$DEB_DIR"
+	local lock
+	exec {lock}>"$DEB_DIR/.prepare.lock"
+	if ! flock -n "$lock"; then
+		say "Waiting for another harness run preparing $DEB_DIR"
+		flock "$lock"
+	fi
+	prepared && return
 	# Each step leaves a marker; a failed or interrupted run resumes at
 	# the step that did not finish.
 	if [ "$(cat "$DEB_DIR/.fetched" 2>/dev/null)" != "$DEB_KVERSION" ]; then
@@ -216,7 +227,8 @@ module() {
 	if [ "${LINT:-0}" = 1 ]; then
 		flags+=(CLIPPY=1 KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror)
 	fi
-	local log=$LOGS/distro-module.log what
+	# The log is the run's (OUT), as module.sh's: runs share CACHE.
+	local log=$OUT/logs/distro-module.log what
 	what="Building pte_attrs.ko and samples/pte_attrs_sample.ko for Debian's $DEB_KREL in the build root"
 	[ "${LINT:-0}" = 1 ] && what="$what (clippy 1.85, warnings as errors)"
 	run_logged "$log" "$what" "1 minute" flock "$KBUILD_LOCK" "$0" build-module "${flags[@]}"

@@ -152,12 +152,13 @@ run_logged() {
 # one Debian built it with. DEB_DIR holds the packages, the unpacked
 # image and headers, and the build root (DEB_BROOT) with the kernel tree
 # and a copy of this project (DEB_MODBUILD) where the module is built:
-# the project dir's own kbuild products are the host toolchain's.
+# the project dir's own kbuild products are the host toolchain's. One
+# copy per checkout (named by ROOT's hash): checkouts share the cache.
 DEB_KVERSION=7.3.4-1~bpo13+1
 DEB_KREL=7.3.4+deb13-amd64
 DEB_DIR=$CACHE/debian-$KSERIES
 DEB_BROOT=$DEB_DIR/root
-DEB_MODBUILD=$DEB_BROOT/build/pte_attrs
+DEB_MODBUILD=$DEB_BROOT/build/pte_attrs-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)
 DEB_IMAGE_MODULES=$DEB_DIR/image/usr/lib/modules/$DEB_KREL
 
 # The kernel image vm.sh boots: KDIR's bzImage, or Debian's vmlinuz.
