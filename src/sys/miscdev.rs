@@ -52,6 +52,15 @@ struct GlueMisc {
     _p: [u8; 0],
 }
 
+// `compat_ptr_ioctl()` (fs/ioctl.c, exported with CONFIG_COMPAT), declared
+// here with the exact type of `file_operations.compat_ioctl`: bindgen's
+// view of it differs between configs (an `Option` static on some).
+#[cfg(CONFIG_COMPAT)]
+#[allow(improper_ctypes)]
+extern "C" {
+    fn compat_ptr_ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long;
+}
+
 // Kernel structs are opaque (`c_void`) in these prototypes: bindgen's
 // versions of them hold zero-sized fields that `improper_ctypes` rejects.
 extern "C" {
@@ -357,7 +366,7 @@ impl<T: MiscFile> Registration<T> {
         // `compat_ptr_ioctl` converts the pointer argument (without
         // CONFIG_COMPAT there are no 32-bit callers).
         #[cfg(CONFIG_COMPAT)]
-        compat_ioctl: Some(bindings::compat_ptr_ioctl),
+        compat_ioctl: Some(compat_ptr_ioctl),
         mmap: Some(Self::mmap_cb),
         // SAFETY: all-zero is a valid `file_operations` (no callback).
         ..unsafe { MaybeUninit::zeroed().assume_init() }
