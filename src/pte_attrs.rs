@@ -46,6 +46,10 @@ struct PteAttrsModule {
     auditor: Arc<Auditor>,
     /// Holds a reference on `ex`, given up after the shrinker is freed.
     shrinker: Option<Shrinker<Exerciser>>,
+    /// The PCI driver `pte_attrs`: the devices whose BARs `ioremap` and
+    /// the GEM BAR hold may use. Unregistered after the run has stopped
+    /// (each removal waits for the uses of its BARs).
+    pci: Option<sys::pci::Driver>,
 }
 
 impl kernel::Module for PteAttrsModule {
@@ -74,6 +78,7 @@ impl kernel::Module for PteAttrsModule {
             bench,
             auditor,
             shrinker: Some(shrinker),
+            pci: None,
         };
         let gem = exerciser::gem_mmap::GemDevice::new()?;
         let mut dir = debugfs::Dir::new(c_str!("pte_attrs"), module)?;
@@ -189,6 +194,8 @@ impl kernel::Module for PteAttrsModule {
             Access::ReadWrite,
             knobs::audit::AliasFile { auditor },
         )?;
+        // Devices handed to pte_attrs (driver_override) are bound now.
+        this.pci = Some(sys::pci::Driver::register(module)?);
         // The last step that can fail: opens of /dev/pte_attrs may start
         // once it is registered, so nothing may fail after it (a failure
         // here drops `dir` with no file of it ever opened).
@@ -214,6 +221,7 @@ impl Drop for PteAttrsModule {
         drop(self.dir.take());
         self.auditor.drop_alias();
         let (evicted, not_wb) = self.ex.shutdown();
+        drop(self.pci.take());
         drop(self.shrinker.take());
         pr_info!(
             "unloaded: {} pool pages evicted; {} evicted pages found not WB\n",

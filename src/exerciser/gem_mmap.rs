@@ -52,6 +52,7 @@ use kernel::sync::{Arc, Mutex};
 
 use crate::pure::attrs::CacheMode;
 use crate::pure::gem::{self, Create, Insert, MmapRefusal, Stats};
+use crate::pure::parse::cstr_field;
 use crate::sys::gem_bar::BarPaths;
 use crate::sys::gem_pages::{Checked, ObjPages, Released};
 use crate::sys::log::{pr_err_rl, pr_info_rl};
@@ -59,7 +60,7 @@ use crate::sys::mem::{self, user_slice};
 use crate::sys::miscdev::{
     self, Fault, FaultResult, FileKey, MapFile, MiscFile, MmapRequest, OpenFile, Privileged,
 };
-use crate::sys::pci::ClaimedBar;
+use crate::sys::pci::{ClaimedBar, OnRemove};
 use crate::sys::time::now_ns;
 
 /// One object.
@@ -241,7 +242,9 @@ pub(crate) struct GemState {
     refill: Mutex<()>,
     /// The DRM BAR paths held for inspection, and the file that holds
     /// them (at most one at a time). Apart from `table`: setting them up
-    /// checks thousands of pages, and faults must not wait for that.
+    /// checks thousands of pages, and faults must not wait for that. Not
+    /// held while a BAR is claimed or set up: the device's removal takes
+    /// it ([`OnRemove`]) under the device lock that a claim takes.
     #[pin]
     bar: Mutex<Option<(FileKey, BarPaths)>>,
 }
@@ -415,21 +418,26 @@ impl GemDevice {
         Ok(0)
     }
 
-    /// `PTE_ATTRS_GEM_BAR_HOLD`: claims a BAR, sets up the DRM paths on it
-    /// (checked page by page), and holds them until released.
+    /// `PTE_ATTRS_GEM_BAR_HOLD`: takes a use of a BAR of a device bound to
+    /// pte_attrs, sets up the DRM paths on it (checked page by page, a
+    /// sample on a huge BAR), and holds them until released, or until the
+    /// device is removed.
     fn bar_hold(&self, file: &OpenFile<'_>, arg: usize) -> Result<isize> {
         miscdev::require(Privileged::Bar)?;
         let (mut r, mut w) = user_slice(arg, gem::BAR_SIZE).reader_writer();
         let mut b = [0u8; gem::BAR_SIZE];
         r.read_slice(&mut b)?;
         let (dev, index) = gem::decode_bar(&b);
-        let mut held = self.state.bar.lock();
-        if held.is_some() {
+        let busy = || {
             pr_err_rl!("gem: bar: the BAR paths are held already\n");
-            return Err(EBUSY);
+            EBUSY
+        };
+        if self.state.bar.lock().is_some() {
+            return Err(busy());
         }
         let index = u8::try_from(index).map_err(|_| EINVAL)?;
-        let bar = ClaimedBar::claim(&dev, index).map_err(|why| {
+        // Neither claimed nor set up under `bar` (see `GemState::bar`).
+        let bar = ClaimedBar::claim(&dev, index, self.state.clone()).map_err(|why| {
             let (err, reason) = why.errno();
             pr_err_rl!("gem: bar: no BAR claimed: {}\n", reason);
             err
@@ -438,6 +446,19 @@ impl GemDevice {
             pr_err_rl!("gem: bar: setting up the DRM paths failed ({:?})\n", e);
         })?;
         b[0..32].copy_from_slice(&paths.dev());
+        let mut held = self.state.bar.lock();
+        if held.is_some() {
+            drop(held);
+            drop(paths);
+            return Err(busy());
+        }
+        // A removal that began before this lock found nothing to undo.
+        if paths.revoked() {
+            drop(held);
+            drop(paths);
+            pr_err_rl!("gem: bar: the device is being removed\n");
+            return Err(ENODEV);
+        }
         *held = Some((file.key(), paths));
         drop(held);
         report.encode_into(&mut b);
@@ -601,6 +622,24 @@ impl MiscFile for GemDevice {
             .position(|o| o.as_ref().is_some_and(|o| o.owner == file))
         {
             t.destroy(i);
+        }
+    }
+}
+
+/// The removal of a device undoes the BAR paths held on it: the holder's
+/// next `PTE_ATTRS_GEM_BAR_RELEASE` gets `ENOENT`.
+impl OnRemove for GemState {
+    fn removed(&self, dev: &[u8; 32]) {
+        let mut held = self.bar.lock();
+        if held.as_ref().is_some_and(|(_, p)| p.dev() == *dev) {
+            let paths = held.take();
+            drop(held);
+            // Undone in reverse order, the use of the BAR ended.
+            drop(paths);
+            pr_info_rl!(
+                "gem: bar: {} is being removed: the BAR paths held on it are undone\n",
+                cstr_field(dev)
+            );
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::pure::run_stats::{DirectMapEvents, RunStats};
 use crate::sys::kmap;
 use crate::sys::log::{pr_err_rl, pr_info_rl, Show};
 use crate::sys::mem;
-use crate::sys::pci::{BarRefusal, ClaimedBar};
+use crate::sys::pci::{BarRefusal, ClaimedBar, OnRemove};
 use crate::sys::shrinker::Shrink;
 use crate::sys::task::Task;
 use crate::sys::time::Instant;
@@ -42,6 +42,9 @@ pub(crate) enum State {
     Done,
     /// The last run was stopped.
     Stopped,
+    /// The last run (`ioremap`) ended because its device was removed or
+    /// unbound from pte_attrs.
+    DeviceRemoved,
 }
 
 impl State {
@@ -51,6 +54,7 @@ impl State {
             State::Running => "running",
             State::Done => "done",
             State::Stopped => "stopped",
+            State::DeviceRemoved => "device_removed",
         }
     }
 }
@@ -91,6 +95,9 @@ pub(crate) struct Runs {
     pub(crate) dmap: [Option<[u64; 3]>; 2],
     /// The direct map's split/collapse event counters before and after.
     pub(crate) dmap_events: [Option<DirectMapEvents>; 2],
+    /// The device of the running `ioremap` run is being removed: the run
+    /// ends as `DeviceRemoved`.
+    removed: bool,
 }
 
 /// The exerciser: knobs' values, the run, the GEM pool.
@@ -137,6 +144,7 @@ impl Exerciser {
                         ioremap: IoremapFacts::default(),
                         dmap: [None; 2],
                         dmap_events: [None; 2],
+                        removed: false,
                     },
                     "pte_attrs::runs"
                 ),
@@ -225,7 +233,7 @@ impl Exerciser {
             return Err((ENOMEM, "not enough memory for this run"));
         }
         let claim = if cfg.scenario == Scenario::Ioremap {
-            let c = claim(&bar)?;
+            let c = claim(self.clone(), &bar)?;
             if ioremap_slice(c.size(), cfg.threads) == 0 {
                 pr_err_rl!(
                     "run: ioremap: the BAR is too small for {} threads\n",
@@ -259,10 +267,17 @@ impl Exerciser {
             runs.cfg = cfg;
             runs.stats = Some(stats);
             runs.ioremap = IoremapFacts::default();
+            runs.removed = false;
             if let Some(c) = &claim {
                 runs.ioremap.dev = *c.dev();
                 runs.ioremap.start = c.start();
                 runs.ioremap.size = ioremap_slice(c.size(), cfg.threads);
+                // A removal that began before the run counted as running
+                // found nothing to stop (`removed()` looks under `runs`).
+                if c.revoked() {
+                    runs.removed = true;
+                    self.ctl.set_stop(true);
+                }
             }
             runs.dmap = [dmap_before, None];
             runs.dmap_events = [events_before, None];
@@ -390,7 +405,9 @@ impl Exerciser {
         let mut runs = self.runs.lock();
         runs.dmap[1] = after;
         runs.dmap_events[1] = events_after;
-        runs.state = if self.ctl.stop_requested() {
+        runs.state = if runs.removed {
+            State::DeviceRemoved
+        } else if self.ctl.stop_requested() {
             State::Stopped
         } else {
             State::Done
@@ -442,6 +459,7 @@ impl Exerciser {
         runs.started = None;
         runs.dmap = [None; 2];
         runs.dmap_events = [None; 2];
+        runs.removed = false;
         runs.cfg = cfg;
         drop(runs);
         self.pool.with_evictions(|e| e.reset());
@@ -470,12 +488,31 @@ impl Shrink for Exerciser {
     }
 }
 
-/// Claims the BAR `bar` names, or says why not (with a rate-limited
-/// `pr_err`).
-fn claim(bar: &Bar) -> Result<ClaimedBar, Refusal> {
-    ClaimedBar::claim(&bar.dev, bar.index).map_err(|why| {
+/// The removal of the `ioremap` run's device stops the run (its workers
+/// drop the BAR at their next step, and the removal waits for that).
+impl OnRemove for Exerciser {
+    fn removed(&self, dev: &[u8; 32]) {
+        let mut runs = self.runs.lock();
+        if runs.state == State::Running
+            && runs.cfg.scenario == Scenario::Ioremap
+            && runs.ioremap.dev == *dev
+        {
+            runs.removed = true;
+            self.ctl.set_stop(true);
+            pr_err_rl!(
+                "run: ioremap: {} is being removed: the run ends (state=device_removed)\n",
+                cstr_field(dev)
+            );
+        }
+    }
+}
+
+/// Takes a use of the BAR `bar` names for `ex`'s run, or says why not
+/// (with a rate-limited `pr_err`).
+fn claim(ex: Arc<Exerciser>, bar: &Bar) -> Result<ClaimedBar, Refusal> {
+    ClaimedBar::claim(&bar.dev, bar.index, ex).map_err(|why| {
         let name = match cstr_field(&bar.dev) {
-            "" => "any display-class PCI device",
+            "" => "any display device bound to pte_attrs",
             d => d,
         };
         match why {

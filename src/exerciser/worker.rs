@@ -440,6 +440,11 @@ impl Worker<'_> {
                 break;
             }
             for &(op, mode) in maps.iter() {
+                // The device is being removed: the run ends here (the
+                // removal waits for this worker to drop the BAR).
+                if bar.revoked() {
+                    return Err(ENODEV);
+                }
                 let mut mapping = None;
                 let r = self.timed(op, pages, || {
                     mapping = Some(IoMapping::new(bar, offset, len, mode)?);

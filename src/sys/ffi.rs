@@ -135,27 +135,6 @@ extern "C" {
 
 #[allow(improper_ctypes)]
 extern "C" {
-    /// `pci_glue.c`: claims BAR `bar` of the PCI device `want` (empty:
-    /// the first display-class device that qualifies). 0 and a device
-    /// reference with the region requested in `*out`, or a positive
-    /// `enum pte_attrs_bar_why` with nothing held.
-    pub(crate) fn pte_attrs_pci_claim_bar(
-        want: *const c_char,
-        bar: c_int,
-        out: *mut *mut bindings::pci_dev,
-        name: *mut c_char,
-        len: usize,
-        start: *mut u64,
-        size: *mut u64,
-    ) -> c_int;
-    /// `pci_glue.c`: releases the region (`start`, `size` as the claim
-    /// said) and drops the device reference of a successful
-    /// [`pte_attrs_pci_claim_bar`].
-    pub(crate) fn pte_attrs_pci_release_bar(pdev: *mut bindings::pci_dev, start: u64, size: u64);
-}
-
-#[allow(improper_ctypes)]
-extern "C" {
     /// The audit's regions as `[start, end)` pairs, `2 * REGIONS` values,
     /// in the order of `enum PTE_ATTRS_R_*` (glue.h); 0, 0 where the kernel
     /// has no such region.

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The BAR paths of DRM drivers, on a BAR this module claimed.
+//! The BAR paths of DRM drivers, on a BAR of a device bound to this
+//! module's PCI driver ([`ClaimedBar`]).
 //!
 //! i915, xe, amdgpu and nouveau reach VRAM (or the aperture) through a
-//! claimed PCI BAR like this, and [`BarPaths::setup`] does the same steps
-//! in the same order, checking every page of every mapping WC through the
-//! accessor:
+//! PCI BAR of the device they drive like this, and [`BarPaths::setup`]
+//! does the same steps in the same order, checking the pages of every
+//! mapping WC through the accessor:
 //!
 //! 1. `arch_io_reserve_memtype_wc()` of the BAR (a WC memtype entry);
 //! 2. `arch_phys_wc_add()` (an MTRR where PAT is off; 0 with PAT);
@@ -14,8 +15,21 @@
 //!    `io_mapping_map_wc()` of the whole BAR;
 //! 4. `memremap(MEMREMAP_WC)` of the whole BAR.
 //!
-//! Dropping a [`BarPaths`] undoes them in reverse order and gives the BAR
-//! back, so `pat_memtype_list` has no entry of the BAR afterwards.
+//! Upstream's `kernel::io::mem` and `kernel::pci::Bar` have no WC mapping
+//! (`pci::Bar` maps UC- with `pci_iomap()`, which would make these UC-
+//! too), so these calls stay ours.
+//!
+//! Which pages are checked ([`Sample`]): every page of a BAR of at most
+//! [`CHECK_ALL`] pages (64 MiB); on a bigger one the first and the last
+//! [`CHECK_EDGE`] pages and [`CHECK_SPREAD`] pages spread evenly between
+//! them, so a 128 GiB BAR costs the same 16384 checks per path as a
+//! 64 MiB one. Every [`YIELD_EVERY`] pages the walk yields
+//! (`cond_resched()`) and stops with `ENODEV` if the device's removal has
+//! begun.
+//!
+//! Dropping a [`BarPaths`] undoes them in reverse order and ends the use
+//! of the BAR, so `pat_memtype_list` has no entry of the BAR afterwards;
+//! the removal of the device waits for that.
 
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -28,6 +42,7 @@ use crate::pure::attrs::CacheMode;
 use crate::pure::gem::{BarReport, PathCheck};
 use crate::sys::expect::Expect;
 use crate::sys::pci::ClaimedBar;
+use crate::sys::time;
 
 extern "C" {
     fn pte_attrs_gem_io_mapping_create_wc(base: u64, size: c_ulong) -> *mut c_void;
@@ -42,18 +57,68 @@ extern "C" {
     fn pte_attrs_gem_io_mapping_unmap(vaddr: *mut c_void);
 }
 
-/// Checks `pages` pages from the kernel virtual address `va` WC through
-/// the accessor (paravirt view).
-fn check_wc(va: u64, pages: u64) -> PathCheck {
-    let mut c = PathCheck::default();
-    // What the kernel really gives a WC request (UC- without PAT).
-    let expect = Expect::new(CacheMode::Wc);
-    for i in 0..pages {
-        c.pages += 1;
-        let ok = expect.check((va + (i << 12)) as usize).is_ok();
-        c.wrong += u64::from(!ok);
+/// A BAR of at most this many pages (64 MiB) is checked page by page.
+pub(crate) const CHECK_ALL: u64 = 16384;
+/// On a bigger BAR: the first and the last this many pages ...
+pub(crate) const CHECK_EDGE: u64 = 4096;
+/// ... and this many spread evenly over the pages between them.
+pub(crate) const CHECK_SPREAD: u64 = CHECK_ALL - 2 * CHECK_EDGE;
+/// Pages checked between two yields (and looks at the removal).
+pub(crate) const YIELD_EVERY: u64 = 256;
+
+/// The pages of a BAR of `pages` pages that are checked.
+#[derive(Copy, Clone)]
+struct Sample {
+    pages: u64,
+}
+
+impl Sample {
+    /// How many pages are checked.
+    fn count(self) -> u64 {
+        self.pages.min(CHECK_ALL)
     }
-    c
+
+    /// The page (index in the BAR) of check `i` (`i < count()`), in
+    /// increasing order.
+    fn page(self, i: u64) -> u64 {
+        if self.pages <= CHECK_ALL || i < CHECK_EDGE {
+            i
+        } else if i >= CHECK_EDGE + CHECK_SPREAD {
+            // The last CHECK_EDGE pages.
+            self.pages - (CHECK_ALL - i)
+        } else {
+            // Between them: `middle > CHECK_SPREAD` pages, every
+            // `middle / CHECK_SPREAD`-th (the product stays far below
+            // 2^64: a BAR has at most 2^52 pages).
+            let middle = self.pages - 2 * CHECK_EDGE;
+            CHECK_EDGE + (i - CHECK_EDGE) * middle / CHECK_SPREAD
+        }
+    }
+}
+
+/// Every [`YIELD_EVERY`] checks: yields, and `ENODEV` once the device's
+/// removal has begun (the removal waits for this use to end).
+fn pace(i: u64, bar: &ClaimedBar) -> Result {
+    if i % YIELD_EVERY == YIELD_EVERY - 1 {
+        time::resched();
+        if bar.revoked() {
+            return Err(ENODEV);
+        }
+    }
+    Ok(())
+}
+
+/// Checks the sampled pages of a mapping of the whole BAR at `va`
+/// against what the kernel gives a WC request ([`Expect`]).
+fn check_wc(va: u64, sample: Sample, bar: &ClaimedBar) -> Result<PathCheck> {
+    let wc = Expect::new(CacheMode::Wc);
+    let mut c = PathCheck::default();
+    for i in 0..sample.count() {
+        c.pages += 1;
+        c.wrong += u64::from(wc.check((va + (sample.page(i) << 12)) as usize).is_err());
+        pace(i, bar)?;
+    }
+    Ok(c)
 }
 
 /// A `io_mapping_map_local_wc()` of one page, unmapped on drop; local to
@@ -70,7 +135,7 @@ impl Drop for LocalMap {
     }
 }
 
-/// The DRM BAR paths set up on a claimed BAR, undone on drop.
+/// The DRM BAR paths set up on a BAR in use, undone on drop.
 ///
 /// # Invariants
 ///
@@ -93,11 +158,13 @@ unsafe impl Send for BarPaths {}
 unsafe impl Sync for BarPaths {}
 
 impl BarPaths {
-    /// Sets up every path on `bar` and checks each page of each mapping.
-    /// On an error, what was set up is undone (and the BAR given back).
+    /// Sets up every path on `bar` and checks the sampled pages of each
+    /// mapping ([`Sample`]). On an error, what was set up is undone (and
+    /// the use of the BAR ended); `ENODEV` if the device's removal began
+    /// meanwhile.
     pub(crate) fn setup(bar: ClaimedBar) -> Result<(BarPaths, BarReport)> {
         let (start, size) = (bar.start(), bar.size());
-        let pages = size >> 12;
+        let sample = Sample { pages: size >> 12 };
         let len = c_ulong::try_from(size).map_err(|_| EINVAL)?;
         let mut r = BarReport {
             start,
@@ -128,40 +195,47 @@ impl BarPaths {
         // `io_mapping_map_wc(0)` is its start.
         // SAFETY: offset 0 and `size` are within the io_mapping.
         let whole = unsafe { pte_attrs_gem_io_mapping_map_wc(m.as_ptr(), 0, len) };
-        r.iomap = check_wc(whole as u64, pages);
-        r.map_wc = r.iomap;
+        let checked = check_wc(whole as u64, sample, &this.bar);
         // SAFETY: `whole` came from `io_mapping_map_wc()` just above.
         unsafe { pte_attrs_gem_io_mapping_unmap(whole) };
-        for i in 0..pages {
+        r.iomap = checked?;
+        r.map_wc = r.iomap;
+        let wc = Expect::new(CacheMode::Wc);
+        for i in 0..sample.count() {
+            let offset = c_ulong::try_from(sample.page(i) << 12).map_err(|_| EINVAL)?;
             // SAFETY: the offset is within the io_mapping.
-            let va =
-                unsafe { pte_attrs_gem_io_mapping_map_local_wc(m.as_ptr(), (i << 12) as c_ulong) };
-            let Some(va) = NonNull::new(va) else {
-                r.local.pages += 1;
+            let va = unsafe { pte_attrs_gem_io_mapping_map_local_wc(m.as_ptr(), offset) };
+            r.local.pages += 1;
+            if let Some(va) = NonNull::new(va) {
+                let local = LocalMap {
+                    va,
+                    _local: PhantomData,
+                };
+                r.local.wrong += u64::from(wc.check(local.va.as_ptr() as usize).is_err());
+                drop(local);
+            } else {
                 r.local.wrong += 1;
-                continue;
-            };
-            let local = LocalMap {
-                va,
-                _local: PhantomData,
-            };
-            let c = check_wc(local.va.as_ptr() as u64, 1);
-            drop(local);
-            r.local.pages += c.pages;
-            r.local.wrong += c.wrong;
+            }
+            // Only once the page is unmapped: the yield may schedule.
+            pace(i, &this.bar)?;
         }
         // SAFETY: the BAR's range is ours and not RAM; unmapped in `Drop`.
         let v =
             unsafe { bindings::memremap(start, size as usize, bindings::MEMREMAP_WC as c_ulong) };
         let v = NonNull::new(v).ok_or(ENOMEM)?;
         this.memremap = Some(v);
-        r.memremap = check_wc(v.as_ptr() as u64, pages);
+        r.memremap = check_wc(v.as_ptr() as u64, sample, &this.bar)?;
         Ok((this, r))
     }
 
-    /// The claimed device's name, NUL-padded.
+    /// The device's name, NUL-padded.
     pub(crate) fn dev(&self) -> [u8; 32] {
         *self.bar.dev()
+    }
+
+    /// Whether the device's removal has begun: drop this value soon.
+    pub(crate) fn revoked(&self) -> bool {
+        self.bar.revoked()
     }
 }
 
