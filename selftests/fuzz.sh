@@ -743,6 +743,7 @@ pa_load
 knob hold 0
 knob stop 1
 [ -e "$PA_DIR/inject_miss" ] && knob inject_miss 0
+[ -e "$PA_DIR/inject_fail" ] && knob inject_fail 0
 ex_defaults
 knob reset 1
 
