@@ -407,10 +407,10 @@ unsafe extern "C" fn take_use(
     // SAFETY: `ctx` is the `TakeCtx` of `ClaimedBar::claim`, which is
     // borrowed by nothing else while the glue runs.
     let ctx = unsafe { &mut *ctx.cast::<TakeCtx>() };
-    // SAFETY: the device is bound to this driver and its device lock is
-    // held: its driver data is the `Bound` that probe made (7.x: the
-    // adapter's `Pin<KBox<Bound>>`; 6.12: `bind()`'s `KBox<Bound>`), freed
-    // only after a removal, which runs under that lock.
+    // The driver data is the `Bound` that probe made (7.x: the adapter's
+    // `Pin<KBox<Bound>>`; 6.12: `bind()`'s `KBox<Bound>`).
+    // SAFETY: the device is bound to this driver, its device lock held; the
+    // data is freed only after a removal, which runs under that lock.
     let bound = unsafe { &*drvdata.cast::<Bound>() };
     match bound.binding.take(bar, start, size, &ctx.holder) {
         Ok(c) => {
@@ -510,10 +510,10 @@ impl Driver {
     #[cfg(not(kernel_7))]
     pub(crate) fn register(module: &'static ThisModule) -> Result<Driver> {
         let _ = module;
+        // A second registration of the glue's one driver fails (-EBUSY)
+        // without touching the first.
         // SAFETY: `bind` and `unbind` are what the glue's probe and remove
-        // call; the driver is unregistered in `Drop`. A second
-        // registration of the glue's one driver fails (-EBUSY) without
-        // touching the first.
+        // call; the driver is unregistered in `Drop`.
         kernel::error::to_result(unsafe { pte_attrs_pci_register(bind, unbind) })?;
         Ok(Driver { _registered: () })
     }
