@@ -25,7 +25,8 @@
 # Inputs of issue 10: `lookup` of non-canonical, user-half and
 # hypervisor-hole addresses (refused with EINVAL), `bar` naming the
 # display devices (00:03.0, bound to bochs-drm in the debug flavor: EBUSY
-# at the run; 00:05.0, the unbound secondary-vga), `inject_miss` 0/1.
+# at the run; 00:05.0, the secondary-vga the harness binds to the
+# module's own PCI driver), `inject_miss` 0/1.
 #
 # Bounded damage: the only large page count the fuzzer writes that the
 # module accepts is 2^20, which a VM of less than 8 GiB refuses to run

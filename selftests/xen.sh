@@ -27,8 +27,18 @@ ktap_check "the accessor reads through the paravirt hook" \
 # direct-map offset), the raw entry holds a machine frame.
 ex_run gem_evict pages=32 max_order=2 iterations=8 threads=2
 wc=$(pa_get pool.sample_wc)
-ptdump_read /tmp/ptdump.xen
-base=$(sed -n '/Low Kernel Mapping/{n;s/^\(0x[0-9a-f]*\)-.*/\1/p;}' /tmp/ptdump.xen)
+# The direct map's base: from the kernel's page-table dump where it has
+# one, else (Debian's kernel: no PTDUMP_DEBUGFS) the kernel's
+# page_offset_base as the module read it at load. Either way the frame
+# compared below comes from the entry, through the hook.
+if [ -r "$PTDUMP" ]; then
+	ptdump_read /tmp/ptdump.xen
+	base=$(sed -n '/Low Kernel Mapping/{n;s/^\(0x[0-9a-f]*\)-.*/\1/p;}' /tmp/ptdump.xen)
+	ktap_print_msg "direct map at $base (ptdump; the module's page_offset: $(sed -n 's/^page_offset=//p' "$PA_DIR/accessor"))"
+else
+	base=$(sed -n 's/^page_offset=//p' "$PA_DIR/accessor")
+	ktap_print_msg "direct map at $base (page_offset_base; no $PTDUMP)"
+fi
 pa_lookup "$wc"
 pfn=$(pa_get pfn)
 raw_pfn=$(pa_get raw_pfn)

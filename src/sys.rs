@@ -24,8 +24,13 @@
 //! - `accessor`: the patched paravirt `pte_val` call site, the live PAT
 //!   table, the no-fault walk of the kernel's tables;
 //! - `c_loops`: the C loops the accessor benchmark compares against;
-//! - `pci`: `ClaimedBar`, a PCI memory BAR held for the module;
+//! - `pci`: the module's PCI driver `pte_attrs` (on 7.x upstream's
+//!   `kernel::pci::Driver`) and `ClaimedBar`, a use of a BAR of a device
+//!   bound to it, which the device's removal ends;
 //! - `io`: `IoMapping`, an `ioremap_*` of a claimed BAR;
+//! - `gem_pages`, `gem_bar`, `user_pte`, `miscdev`: the GEM device's
+//!   pages, its BAR paths (`io_mapping`, `memremap`), the user PTEs of its
+//!   mappings, and `/dev/pte_attrs`;
 //! - `shrinker`: `Shrinker<T>`, memory pressure reaching a `T`;
 //! - `task`: `Task`, a kernel thread running a closure, joined on drop;
 //! - `debugfs`: a directory that owns its root-only files.

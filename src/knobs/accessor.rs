@@ -127,6 +127,7 @@ impl File for Accessor {
                     if live.layout.l5() { 5 } else { 4 }
                 )
             })
+            .and_then(|()| writeln!(out, "page_offset={:#x}", accessor::page_offset()))
             .and_then(|()| writeln!(out, "pte_flags_mask={:#018x}", live.masks.flags_mask()))
             .and_then(|()| match accessor::pv_site_bytes() {
                 Some(b) => {

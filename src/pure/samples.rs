@@ -33,9 +33,19 @@ impl Samples {
         }
     }
 
+    /// The samples in ascending order (in `[..n]`). An insertion sort:
+    /// at most [`MAX_ROUNDS`] values, and no `core` sort, whose
+    /// `panic_on_ord_violation` path objtool does not know as noreturn
+    /// ("falls through to next function" with Debian's rustc 1.85).
     fn sorted(&self) -> [u64; MAX_ROUNDS] {
         let mut s = self.v;
-        s[..self.n].sort_unstable();
+        for i in 1..self.n {
+            let mut j = i;
+            while j > 0 && s[j - 1] > s[j] {
+                s.swap(j - 1, j);
+                j -= 1;
+            }
+        }
         s
     }
 

@@ -84,6 +84,31 @@ const _: () = {
     );
 };
 
+/// `ANNOTATE_RETPOLINE_SAFE` of the instruction at local label `771`, as
+/// objtool reads it (include/linux/annotate.h): an entry of type
+/// `ANNOTYPE_RETPOLINE_SAFE` in `.discard.annotate_insn` since 6.13.
+/// Without it, a `MITIGATION_RETPOLINE` kernel's objtool (Debian's) warns
+/// "indirect call found" at every inlined hook read.
+#[cfg(all(CONFIG_PARAVIRT_XXL, kernel_7))]
+macro_rules! retpoline_safe_771 {
+    () => {
+        ".pushsection .discard.annotate_insn, \"M\", @progbits, 8\n\
+         .long 771b - .\n\
+         .long 2\n\
+         .popsection"
+    };
+}
+/// 6.12's `ANNOTATE_RETPOLINE_SAFE`: the label's address in
+/// `.discard.retpoline_safe`.
+#[cfg(all(CONFIG_PARAVIRT_XXL, not(kernel_7)))]
+macro_rules! retpoline_safe_771 {
+    () => {
+        ".pushsection .discard.retpoline_safe\n.long 771b\n.popsection"
+    };
+}
+#[cfg(all(CONFIG_PARAVIRT_XXL, kernel_7))]
+const _: () = assert!(bindings::ANNOTYPE_RETPOLINE_SAFE == 2);
+
 /// `fn(u64) -> u64` through the callee-save paravirt hook at `pv_ops.mmu.$hook`,
 /// as a call site patched like the C `PVOP_ALT_CALLEE1(..., ALT_NOT_XEN)`.
 #[cfg(CONFIG_PARAVIRT_XXL)]
@@ -112,10 +137,7 @@ macro_rules! pv_hook_read {
             unsafe {
                 core::arch::asm!(
                     "771:",
-                    // ANNOTATE_RETPOLINE_SAFE.
-                    ".pushsection .discard.retpoline_safe",
-                    ".long 771b",
-                    ".popsection",
+                    retpoline_safe_771!(),
                     "call *{pv_ops}+{offset}(%rip)",
                     "772:",
                     ".skip -(((776f-775f)-(772b-771b)) > 0) * ((776f-775f)-(772b-771b)),0x90",
@@ -230,7 +252,10 @@ pub(crate) fn pv_site_calls_hook() -> Option<bool> {
     #[cfg(CONFIG_PARAVIRT_XXL)]
     {
         let bytes = pv_site_bytes()?;
-        let at = pte_val_site as *const () as usize as u64;
+        // Through `black_box`: a folded `pte_val_site + 5` would be a
+        // relocation into the function's body, which objtool on an IBT
+        // kernel reports as a reference to a place without ENDBR.
+        let at = core::hint::black_box(pte_val_site as *const ()) as usize as u64;
         // SAFETY: `pv_ops` is set before any module loads; one aligned
         // pointer is read.
         let hook = unsafe { core::ptr::addr_of!(bindings::pv_ops.mmu.pte_val.func).read_volatile() }
