@@ -85,17 +85,49 @@ meminfo_kb() { awk -v n="$1:" '$1 == n { print $2; f = 1 } END { if (!f) print 0
 #   arch/x86/xen/mmu_pv.c:407-409); the balloon driver empties the entry
 #   of every page it takes (xenmem_reservation_va_mapping_reset()), and
 #   DirectMap4k keeps counting it. So there DirectMap4k = the non-empty 4K
-#   entries + the ballooned pages (the balloon's low_kb + high_kb).
+#   entries + the RAM frames with no machine frame behind them: the pages
+#   the balloon holds (its low_kb + high_kb), or, with
+#   XEN_UNPOPULATED_ALLOC (Debian's kernel), the extra memory above the
+#   domain's allocation, which arch_xen_unpopulated_init()
+#   (arch/x86/xen/enlighten.c) keeps out of the balloon and which no file
+#   counts. Both are: the RAM the direct map maps (ram_mapped_kb), less
+#   the domain's pages (the balloon's current_kb), less the pages of the
+#   ISA range [0, 1M) that are not RAM (mapped at boot, with their own
+#   machine frames: the "Remapped N page(s)" of the boot log).
 xenpv() { [ "$(sed -n 's/^xenpv=//p' "$PA_DIR/accessor")" = 1 ]; }
 # image_blocks: text_4K_blocks as CPA counted them (0 without a 2M page
 # in the direct map).
 image_blocks() {
 	if [ "$(pa_get direct_map.2M)" = 0 ]; then echo 0; else pa_get text_4K_blocks; fi
 }
-# ballooned: the pages the Xen balloon holds (0 natively).
+# isa_ram_pages: the RAM pages of [0, 1M): page 0 (RAM in the e820 table;
+# the kernel reserves it, so /proc/iomem does not list it) and the pages
+# of /proc/iomem's System RAM below 1M.
+isa_ram_pages() {
+	n=1
+	for r in $(sed -n 's/^\([0-9a-f]*\)-\([0-9a-f]*\) : System RAM$/\1-\2/p' /proc/iomem); do
+		lo=$((0x${r%-*}))
+		hi=$((0x${r#*-} + 1))
+		[ "$lo" -ge 4096 ] || lo=4096
+		[ "$hi" -le 1048576 ] || hi=1048576
+		[ "$hi" -le "$lo" ] || n=$((n + (hi - lo) / 4096))
+	done
+	echo "$n"
+}
+# no_mfn: under Xen PV, the RAM frames with an empty direct-map entry (no
+# machine frame), as above; 0 natively. The balloon's own count is
+# printed beside it.
+no_mfn() {
+	bi=/sys/devices/system/xen_memory/xen_memory0/info
+	if xenpv && [ -r $bi/current_kb ]; then
+		echo $((($(ram_mapped_kb) - $(cat $bi/current_kb)) / 4 - (256 - $(isa_ram_pages))))
+	else
+		echo 0
+	fi
+}
 ballooned() {
 	bi=/sys/devices/system/xen_memory/xen_memory0/info
-	if xenpv && [ -r $bi/low_kb ]; then
+	if [ -r $bi/low_kb ]; then
 		echo $((($(cat $bi/low_kb) + $(cat $bi/high_kb)) / 4))
 	else
 		echo 0
@@ -136,8 +168,7 @@ ram_mapped_kb() {
 	echo $((pages * 4))
 }
 # g1_excess: how many 1G pages more DirectMap1G counts than the direct
-# map has (0 without 1G pages: no excess to count, and under Xen PV the
-# ballooned pages make DirectMap4k more than the RAM mapped); "?<kB>" if
+# map has (0 without 1G pages: no excess to count, and Xen PV has none); "?<kB>" if
 # the counts exceed the RAM mapped by no whole number of 1G pages.
 g1_excess() {
 	g1=$(meminfo_kb DirectMap1G)
@@ -154,7 +185,7 @@ g1_excess() {
 }
 as_meminfo() {
 	t=$(image_blocks)
-	b=$(ballooned)
+	b=$(no_mfn)
 	x=$(g1_excess)
 	case "$x" in
 	\?*) g="$(pa_get direct_map.1G)+(counts over RAM mapped: ${x#\?} kB)" ;;
@@ -176,7 +207,7 @@ census_is_meminfo() {
 		if [ "$want" = "$got" ]; then
 			ktap_print_msg "meminfo as the audit counts it: $got (direct map" \
 				"$(pa_get direct_map.4K)/$(pa_get direct_map.2M)/$(pa_get direct_map.1G)," \
-				"image 2M blocks in 4K pages: $(image_blocks), ballooned pages: $(ballooned)," \
+				"image 2M blocks in 4K pages: $(image_blocks), RAM frames without a machine frame: $(no_mfn) (ballooned: $(ballooned))," \
 				"1G pages counted again at boot: $(g1_excess), RAM mapped $(ram_mapped_kb) kB)"
 			return 0
 		fi
@@ -184,7 +215,7 @@ census_is_meminfo() {
 	ktap_print_msg "meminfo: $want"
 	ktap_print_msg "audit:   $got (direct map $(pa_get direct_map.4K)/$(pa_get direct_map.2M)/$(pa_get direct_map.1G)," \
 		"$(pa_get direct_map.not_present) not present; image 2M blocks in 4K pages: $(image_blocks);" \
-		"ballooned pages: $(ballooned); 1G pages counted again at boot: $(g1_excess)," \
+		"RAM frames without a machine frame: $(no_mfn) (ballooned: $(ballooned)); 1G pages counted again at boot: $(g1_excess)," \
 		"RAM mapped $(ram_mapped_kb) kB)"
 	return 1
 }
