@@ -299,6 +299,39 @@ void *pte_attrs_glue_vmap_wc(struct page *page)
 	return vmap(&page, 1, VM_MAP, pgprot_writecombine(PAGE_KERNEL));
 }
 
+/*
+ * The audit's MMIO alias (src/sys/io.rs: MmioAlias). ioremap_*() cannot
+ * make one: each goes through memtype_reserve(), which gives a second
+ * mapping of a range the type the range already has (or refuses it). So
+ * the caller maps the page with ioremap_wc() twice (the range's memtype
+ * is WC, and stays WC while either lives), and this rewrites the cache
+ * bits of the second mapping's one PTE to UC, the strongest uncached
+ * type: a WC/UC (UC-/UC without PAT) alias, never a cacheable one.
+ * (apply_to_page_range() would need init_mm, which modules cannot reach;
+ * lookup_address() walks init_mm's tables for us.)
+ *
+ * @addr is that second mapping, of frame @pfn, which nothing has accessed:
+ * no TLB can hold its translation, so no flush is needed (a TLB entry, if
+ * one existed, would still say WC, the range's memtype). Its PTE table
+ * stays while the mapping lives. Returns 0, or -EINVAL if @addr is not
+ * mapped to @pfn by a present 4K PTE.
+ */
+int pte_attrs_glue_retype_uc(void *addr, unsigned long pfn)
+{
+	unsigned int level;
+	pte_t *ptep = lookup_address((unsigned long)addr, &level);
+	pte_t old;
+
+	if (!ptep || level != PG_LEVEL_4K)
+		return -EINVAL;
+	old = ptep_get(ptep);
+	if (!pte_present(old) || pte_pfn(old) != pfn)
+		return -EINVAL;
+	set_pte(ptep, __pte((pte_val(old) & ~_PAGE_CACHE_MASK) |
+			    cachemode2protval(_PAGE_CACHE_MODE_UC)));
+	return 0;
+}
+
 bool pte_attrs_glue_fatal_signal(void)
 {
 	return fatal_signal_pending(current);

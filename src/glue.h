@@ -66,6 +66,7 @@ enum {
 void pte_attrs_glue_regions(u64 *b);
 int pte_attrs_glue_ram_ranges(u64 *pairs, int max);
 void *pte_attrs_glue_vmap_wc(struct page *page);
+int pte_attrs_glue_retype_uc(void *addr, unsigned long pfn);
 bool pte_attrs_glue_fatal_signal(void);
 unsigned long pte_attrs_glue_vmalloc_start(void);
 int pte_attrs_glue_walk_leaf(const void *fn, const struct pte_attrs_leaf *leaf,

@@ -194,6 +194,12 @@ impl kernel::Module for PteAttrsModule {
             Access::ReadWrite,
             knobs::audit::AliasFile { auditor },
         )?;
+        let auditor = this.auditor.clone();
+        dir.file(
+            c_str!("mmio_alias"),
+            Access::ReadWrite,
+            knobs::audit::MmioAliasFile { auditor },
+        )?;
         // Devices handed to pte_attrs (driver_override) are bound now.
         this.pci = Some(sys::pci::Driver::register(module)?);
         // The last step that can fail: opens of /dev/pte_attrs may start
@@ -220,6 +226,9 @@ impl Drop for PteAttrsModule {
         drop(self.gem.take());
         drop(self.dir.take());
         self.auditor.drop_alias();
+        // Before the PCI driver goes: the alias holds a use of a BAR (and
+        // through it a reference on the auditor, which this breaks).
+        self.auditor.drop_mmio_alias();
         let (evicted, not_wb) = self.ex.shutdown();
         drop(self.pci.take());
         drop(self.shrinker.take());

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The audit of the whole kernel half (`audit` file) and the module's
-//! deliberate WC alias (`alias` file).
+//! deliberate aliases: a WC alias of a RAM page (`alias` file) and a WC/UC
+//! alias of a page of a claimed PCI BAR (`mmio_alias` file).
 //!
 //! A run walks the kernel's tables in steps ([`kmap::drive`]) with the
 //! pure [`Audit`] as the visitor, in buffers allocated up front (the
 //! findings list and the MMIO index: their sizes bound the audit's
 //! memory, whatever the size of RAM), then keeps the rendered report for
-//! reads. One run at a time (`-EBUSY`).
+//! reads. One run at a time (`-EBUSY`); a fatal signal ends a run
+//! between two steps (`-EINTR`), keeping the partial report.
 
 use core::fmt::{self, Write};
 use core::ops::ControlFlow;
@@ -21,8 +23,12 @@ use kernel::sync::{Arc, Mutex};
 
 use crate::pure::audit::{Audit, Finding, MmioRange, RegionKind};
 use crate::pure::kwalk::{KernelWalk, Step};
+use crate::pure::parse::cstr_field;
 use crate::sys::accessor;
+use crate::sys::io::MmioAlias;
 use crate::sys::kmap::{self, KernelFrames, WcAlias, STEP_BUDGET};
+use crate::sys::log::pr_info_rl;
+use crate::sys::pci::{BarRefusal, ClaimedBar, OnRemove};
 use crate::sys::time::Instant;
 
 /// Lines the findings list holds; more are counted (`left_out`).
@@ -43,6 +49,11 @@ pub(crate) struct Auditor {
     /// The deliberate alias, while it exists.
     #[pin]
     alias: Mutex<Option<WcAlias>>,
+    /// The deliberate MMIO alias, while it exists. Never claimed under
+    /// this lock: the claim takes the device lock, under which a removal
+    /// calls [`OnRemove::removed`], which takes this one.
+    #[pin]
+    mmio: Mutex<Option<MmioAlias>>,
 }
 
 /// Frees the `running` flag when a run ends, however it ends.
@@ -75,6 +86,21 @@ pub(crate) struct AliasInfo {
     pub(crate) dmap: u64,
 }
 
+/// Where the MMIO alias is, for the `mmio_alias` file.
+pub(crate) struct MmioInfo {
+    /// The BAR's device (NUL-padded).
+    pub(crate) dev: [u8; 32],
+    /// The page's frame.
+    pub(crate) pfn: u64,
+    /// The WC mapping's address.
+    pub(crate) wc: u64,
+    /// The UC mapping's address.
+    pub(crate) uc: u64,
+}
+
+/// Why the MMIO alias was not made: the errno and the reason in words.
+pub(crate) type MmioRefusal = (kernel::error::Error, &'static str);
+
 impl Auditor {
     /// No report, no alias.
     pub(crate) fn new() -> Result<Arc<Auditor>> {
@@ -83,6 +109,7 @@ impl Auditor {
                 running: AtomicBool::new(false),
                 report <- new_mutex!(None, "pte_attrs::audit"),
                 alias <- new_mutex!(None, "pte_attrs::alias"),
+                mmio <- new_mutex!(None, "pte_attrs::mmio_alias"),
             }),
             GFP_KERNEL,
         )
@@ -139,6 +166,12 @@ impl Auditor {
             .and_then(|()| audit.render(&mut text, &walk.stats))
             .map_err(|_| ENOMEM)?;
         *self.report.lock() = Some(text.0);
+        if r == Err(EINTR) {
+            pr_info_rl!(
+                "audit: interrupted (EINTR) by a fatal signal after {} steps: the partial report (complete=0) is kept\n",
+                walk.stats.steps
+            );
+        }
         r
     }
 
@@ -163,6 +196,68 @@ impl Auditor {
         drop(old);
     }
 
+    /// Makes the MMIO alias (a no-op if it exists) on the last page of BAR
+    /// `index` of the device `dev` (NUL-padded; empty: the first display
+    /// device bound to pte_attrs), which it claims. May sleep; takes the
+    /// device lock.
+    pub(crate) fn make_mmio_alias(
+        self: &Arc<Self>,
+        dev: &[u8; 32],
+        index: u8,
+    ) -> Result<(), MmioRefusal> {
+        if self.mmio.lock().is_some() {
+            return Ok(());
+        }
+        // Claimed with no lock of ours held (see `mmio`).
+        let bar = ClaimedBar::claim(dev, index, self.clone()).map_err(|why| match why {
+            BarRefusal::NotPrefetch => (EINVAL, "the BAR is not prefetchable: no WC mapping of it"),
+            why => why.errno(),
+        })?;
+        let alias = MmioAlias::new(bar).map_err(|e| {
+            let why = if e == EPERM {
+                "an MMIO alias is for test VMs only: load with allow_alias=1"
+            } else if e == EBUSY {
+                "the BAR's last page is mapped in another mode than WC"
+            } else if e == ENODEV {
+                "the device is being removed"
+            } else {
+                "cannot map the BAR's last page"
+            };
+            (e, why)
+        })?;
+        let mut g = self.mmio.lock();
+        // A removal that began before this lock found nothing to undo.
+        if g.is_some() || alias.revoked() {
+            let revoked = alias.revoked();
+            drop(g);
+            drop(alias);
+            return if revoked {
+                Err((ENODEV, "the device is being removed"))
+            } else {
+                Ok(())
+            };
+        }
+        *g = Some(alias);
+        Ok(())
+    }
+
+    /// Drops the MMIO alias, if any: both mappings unmapped, the BAR given
+    /// back. May sleep.
+    pub(crate) fn drop_mmio_alias(&self) {
+        let old = self.mmio.lock().take();
+        drop(old);
+    }
+
+    /// Where the MMIO alias is, if it exists.
+    pub(crate) fn mmio_alias(&self) -> Option<MmioInfo> {
+        self.mmio.lock().as_ref().map(|a| MmioInfo {
+            dev: *a.dev(),
+            pfn: a.pfn(),
+            wc: a.wc_addr(),
+            uc: a.uc_addr(),
+        })
+    }
+
     /// Where the alias is, if it exists.
     pub(crate) fn alias(&self) -> Option<AliasInfo> {
         self.alias.lock().as_ref().map(|a| AliasInfo {
@@ -170,5 +265,21 @@ impl Auditor {
             pfn: a.pfn(),
             dmap: a.dmap(),
         })
+    }
+}
+
+/// The removal of a device drops the MMIO alias made on its BAR.
+impl OnRemove for Auditor {
+    fn removed(&self, dev: &[u8; 32]) {
+        let mut g = self.mmio.lock();
+        if g.as_ref().is_some_and(|a| a.dev() == dev) {
+            let old = g.take();
+            drop(g);
+            drop(old);
+            pr_info_rl!(
+                "audit: {} is being removed: the MMIO alias on its BAR is undone\n",
+                cstr_field(dev)
+            );
+        }
     }
 }

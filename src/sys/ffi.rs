@@ -145,6 +145,11 @@ extern "C" {
     /// `vmap(&page, 1, VM_MAP, pgprot_writecombine(PAGE_KERNEL))`; null on
     /// failure.
     pub(crate) fn pte_attrs_glue_vmap_wc(page: *mut bindings::page) -> *mut c_void;
+    /// Rewrites the cache bits of the present 4K PTE that maps `addr` (a
+    /// one-page `ioremap_wc()` of frame `pfn`, never accessed) to UC, found
+    /// with `lookup_address()`: 0, or `-EINVAL` if `addr` does not map
+    /// `pfn` so.
+    pub(crate) fn pte_attrs_glue_retype_uc(addr: *mut c_void, pfn: c_ulong) -> c_int;
     /// `vunmap()` (mm/vmalloc.c, exported); may sleep.
     pub(crate) fn vunmap(addr: *const c_void);
     /// `fatal_signal_pending(current)`.

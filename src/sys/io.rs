@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `ioremap_*` mappings of a PCI BAR in use ([`ClaimedBar`]: a BAR of a
-//! device bound to this module's PCI driver), unmapped on drop.
+//! device bound to this module's PCI driver), unmapped on drop, and
+//! [`MmioAlias`], the audit's deliberate WC/UC alias of one page of such a
+//! BAR.
 //!
 //! Upstream's `kernel::io::mem` has no `ioremap_wc()`, and its
 //! `kernel::pci::Bar` (`iomap_region()`) maps the whole BAR UC- with
@@ -18,6 +20,7 @@ use kernel::ffi::{c_ulong, c_void};
 
 use crate::pure::attrs::CacheMode;
 use crate::sys::pci::ClaimedBar;
+use crate::sys::{expect, ffi, mem};
 
 /// A mapping of part of a [`ClaimedBar`], which it cannot outlive.
 ///
@@ -95,5 +98,149 @@ impl Drop for IoMapping<'_> {
     fn drop(&mut self) {
         // SAFETY: the mapping is live (type invariant) and unused now.
         unsafe { bindings::iounmap(self.addr.as_ptr()) };
+    }
+}
+
+/// The audit's MMIO alias: one page of a claimed BAR mapped twice, by
+/// `ioremap_wc()` (the page's memtype is WC, UC- under `nopat`), and by a
+/// second `ioremap_wc()` whose one PTE is then rewritten to UC: two cache
+/// modes for one frame that is not RAM, an `mmio_alias` for the audit to
+/// find. Both modes are uncached: never a cacheable (WB) mapping of MMIO.
+///
+/// `ioremap_*` alone cannot make it: every call goes through
+/// `memtype_reserve()`, which hands a second mapping the memtype the range
+/// already has (`ioremap_uc` over WC gives WC) or refuses it, and
+/// `vmap_pfn()` needs `CONFIG_VMAP_PFN`, which only some GPU drivers
+/// select. While this value lives, both `ioremap_wc()` reservations keep
+/// the page's memtype WC, so no one can map it WB (a WB request over WC is
+/// refused), and the BAR stays claimed. Only with the `allow_alias` module
+/// parameter (test VMs only), and only on the last page of a BAR the
+/// module claimed (a BAR of a device bound to its PCI driver), never on an
+/// address a user gives.
+///
+/// # Invariants
+///
+/// `wc` and `uc` are live one-page `ioremap_wc()` mappings of frame `pfn`,
+/// the last page of the BAR `bar` holds; `uc`'s PTE has the cache bits of
+/// UC, and nothing else of it changed. Nothing reads or writes through
+/// either. Both are unmapped on drop, and the lazily freed areas purged
+/// from the TLBs, before `bar` is dropped.
+pub(crate) struct MmioAlias {
+    wc: NonNull<c_void>,
+    uc: NonNull<c_void>,
+    pfn: u64,
+    bar: ClaimedBar,
+}
+
+// SAFETY: the mappings are owned and never accessed; `iounmap()` may be
+// called from any task in process context.
+unsafe impl Send for MmioAlias {}
+// SAFETY: `&MmioAlias` only gives addresses and the BAR's name.
+unsafe impl Sync for MmioAlias {}
+
+/// `ioremap_wc()` of the page at `phys`, or null.
+fn map_wc_page(phys: u64) -> Option<NonNull<c_void>> {
+    // SAFETY: `phys` is a page of a prefetchable memory BAR of a device
+    // bound to this module's driver, claimed by the caller (its region
+    // requested); mapping it WC has no other effect, and nothing accesses
+    // the mapping.
+    NonNull::new(unsafe { bindings::ioremap_wc(phys, 4096) })
+}
+
+/// `iounmap()` of `addr`.
+///
+/// # Safety
+///
+/// `addr` is a live `ioremap_*` mapping this caller owns, unmapped once.
+unsafe fn unmap(addr: NonNull<c_void>) {
+    // SAFETY: the caller's contract.
+    unsafe { bindings::iounmap(addr.as_ptr()) };
+}
+
+impl MmioAlias {
+    /// Maps the last page of `bar` WC, and again UC. `EPERM` without the
+    /// `allow_alias` module parameter, `ENODEV` once the device's removal
+    /// has begun, `EBUSY` if the page's memtype is not WC (UC- without
+    /// PAT: someone holds it in another mode), `ENOMEM` if a mapping
+    /// failed. May sleep.
+    pub(crate) fn new(bar: ClaimedBar) -> Result<MmioAlias> {
+        if !mem::alias_allowed() {
+            return Err(EPERM);
+        }
+        if bar.revoked() {
+            return Err(ENODEV);
+        }
+        let size = bar.size();
+        if size < 4096 {
+            return Err(EINVAL);
+        }
+        let phys = (bar.start() + size - 4096) & !0xfff;
+        let pfn = phys >> 12;
+        let wc = map_wc_page(phys).ok_or(ENOMEM)?;
+        // The memtype the range got: WC asked, WC given (UC- under
+        // `nopat`) unless someone holds the page in another mode.
+        let want = expect::effective(CacheMode::Wc);
+        if want.is_none() || expect::mode_at(wc.as_ptr() as usize) != want {
+            // SAFETY: mapped just above, unmapped once.
+            unsafe { unmap(wc) };
+            return Err(EBUSY);
+        }
+        let Some(uc) = map_wc_page(phys) else {
+            // SAFETY: mapped above, unmapped once.
+            unsafe { unmap(wc) };
+            return Err(ENOMEM);
+        };
+        // SAFETY: `uc` is our one-page mapping of `pfn`, made just above
+        // and never accessed.
+        let r = unsafe { ffi::pte_attrs_glue_retype_uc(uc.as_ptr(), pfn as c_ulong) };
+        if r != 0 {
+            // SAFETY: both mapped above, each unmapped once.
+            unsafe {
+                unmap(uc);
+                unmap(wc);
+            }
+            return Err(EINVAL);
+        }
+        // INVARIANT: two live mappings of the BAR's last page, `uc` UC.
+        Ok(MmioAlias { wc, uc, pfn, bar })
+    }
+
+    /// The WC mapping's address.
+    pub(crate) fn wc_addr(&self) -> u64 {
+        self.wc.as_ptr() as usize as u64
+    }
+
+    /// The UC mapping's address.
+    pub(crate) fn uc_addr(&self) -> u64 {
+        self.uc.as_ptr() as usize as u64
+    }
+
+    /// The page's frame.
+    pub(crate) fn pfn(&self) -> u64 {
+        self.pfn
+    }
+
+    /// The BAR's device (NUL-padded).
+    pub(crate) fn dev(&self) -> &[u8; 32] {
+        self.bar.dev()
+    }
+
+    /// Whether the device's removal has begun: drop this value soon.
+    pub(crate) fn revoked(&self) -> bool {
+        self.bar.revoked()
+    }
+}
+
+impl Drop for MmioAlias {
+    fn drop(&mut self) {
+        // SAFETY: both live (type invariant), each unmapped once, here.
+        unsafe {
+            unmap(self.uc);
+            unmap(self.wc);
+        }
+        // `iounmap()` frees the areas lazily: purge them (and their TLB
+        // entries) now, before the BAR is given back when `bar` drops.
+        // SAFETY: process context (the type is dropped where it may sleep).
+        unsafe { ffi::vm_unmap_aliases() };
     }
 }
