@@ -310,10 +310,14 @@ void *pte_attrs_glue_vmap_wc(struct page *page)
  * (apply_to_page_range() would need init_mm, which modules cannot reach;
  * lookup_address() walks init_mm's tables for us.)
  *
- * @addr is that second mapping, of frame @pfn, which nothing has accessed:
- * no TLB can hold its translation, so no flush is needed (a TLB entry, if
- * one existed, would still say WC, the range's memtype). Its PTE table
- * stays while the mapping lives. Returns 0, or -EINVAL if @addr is not
+ * @addr is that second mapping, of frame @pfn, which nothing has accessed.
+ * A CPU may still have cached its translation (the SDM lets it cache any
+ * present entry, speculatively too), and no kernel-range flush is
+ * exported to modules; such an entry says WC, the range's memtype, so
+ * the worst a stale one does is an uncached WC access where UC was
+ * written, never a cacheable one; iounmap() flushes it at the end. The
+ * audit reads the entry in memory, not the TLB. Its PTE table stays while
+ * the mapping lives. Returns 0, or -EINVAL if @addr is not
  * mapped to @pfn by a present 4K PTE.
  */
 int pte_attrs_glue_retype_uc(void *addr, unsigned long pfn)
