@@ -95,6 +95,11 @@ done
 gcc -static -O2 -Wall -Wextra -Werror -I"$ROOT/include" \
 	-o "$ksft/pte_attrs/gem_mmap_helper" "$ROOT/selftests/gem_mmap_helper.c" ||
 	die "could not build selftests/gem_mmap_helper.c (gcc -static: needs libc6-dev)"
+# The memtype records of /proc/kpageflags: the non-WB check's oracle where
+# the kernel has no ptdump file (pte_attrs_lib.sh: dmap_nonwb).
+gcc -static -O2 -Wall -Wextra -Werror \
+	-o "$ksft/pte_attrs/memtype_scan" "$ROOT/selftests/memtype_scan.c" ||
+	die "could not build selftests/memtype_scan.c"
 
 mkdir -p "$(dirname "$OUTPUT")"
 (cd "$root" && find . -print0 | cpio --null -o -H newc --owner=0:0 --quiet) | gzip -1 >"$OUTPUT"
