@@ -7,14 +7,35 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::sys::time;
 
+/// What a worker holds for inspection, as `results` shows it.
+#[derive(Copy, Clone)]
+pub(crate) struct Held {
+    /// The address of the mapping, or the direct-map address of the first
+    /// page of the set.
+    pub(crate) addr: u64,
+    /// The direct-map address of the set's last page (a mapping: its
+    /// last page).
+    pub(crate) last: u64,
+    /// How many pages are held.
+    pub(crate) pages: u64,
+}
+
 /// The flags a running worker looks at between its steps.
 pub(crate) struct Control {
     /// Asks workers to stop at their next step.
     stop: AtomicBool,
-    /// The `hold` knob: keep one WC BAR mapping alive for inspection.
+    /// The `hold` knob: keep one WC BAR mapping, or one WC page set,
+    /// alive for inspection.
     hold: AtomicBool,
-    /// The address of the mapping held (0: none).
+    /// The address of the mapping or first page held (0: none). Written
+    /// last when a hold starts (`Release`), first when it ends: a reader
+    /// that sees it non-zero (`Acquire`) sees `held_last` and
+    /// `held_pages` of that hold.
     held: AtomicU64,
+    /// The last page held.
+    held_last: AtomicU64,
+    /// How many pages are held.
+    held_pages: AtomicU64,
 }
 
 impl Control {
@@ -24,6 +45,8 @@ impl Control {
             stop: AtomicBool::new(false),
             hold: AtomicBool::new(false),
             held: AtomicU64::new(0),
+            held_last: AtomicU64::new(0),
+            held_pages: AtomicU64::new(0),
         }
     }
 
@@ -57,22 +80,33 @@ impl Control {
         self.hold.load(Ordering::Relaxed)
     }
 
-    /// The address of the mapping held for inspection (0: none).
-    pub(crate) fn held(&self) -> u64 {
-        self.held.load(Ordering::Relaxed)
+    /// What is held for inspection now, if anything.
+    pub(crate) fn held(&self) -> Option<Held> {
+        let addr = self.held.load(Ordering::Acquire);
+        (addr != 0).then(|| Held {
+            addr,
+            last: self.held_last.load(Ordering::Relaxed),
+            pages: self.held_pages.load(Ordering::Relaxed),
+        })
     }
 
-    /// With the `hold` knob set, publishes the live mapping at `addr` (in
-    /// `results`: `ioremap.held=`) and waits until `hold` is cleared or the
-    /// run is stopped.
-    pub(crate) fn hold_mapping(&self, addr: usize) {
-        if !self.hold() {
-            return;
+    /// With the `hold` knob set, publishes `what` (in `results`:
+    /// `ioremap.held=`, or `<scenario>.held=` and its companions) and
+    /// waits until `hold` is cleared or the run is stopped (a stop also
+    /// comes from unload, and from the removal of an `ioremap` run's
+    /// device). The caller keeps what it holds unchanged meanwhile.
+    /// Returns whether it held.
+    pub(crate) fn hold_for_inspection(&self, what: Held) -> bool {
+        if !self.hold() || what.addr == 0 {
+            return false;
         }
-        self.held.store(addr as u64, Ordering::Relaxed);
+        self.held_last.store(what.last, Ordering::Relaxed);
+        self.held_pages.store(what.pages, Ordering::Relaxed);
+        self.held.store(what.addr, Ordering::Release);
         while self.hold() && !self.stopping() {
             time::msleep(10);
         }
-        self.held.store(0, Ordering::Relaxed);
+        self.held.store(0, Ordering::Release);
+        true
     }
 }

@@ -135,6 +135,13 @@ impl PageSet {
         self.blocks().first().map_or(0, Block::addr)
     }
 
+    /// The direct-map address of the set's last page (0 if empty).
+    pub(crate) fn last_addr(&self) -> usize {
+        self.blocks()
+            .last()
+            .map_or(0, |b| b.addr() + ((b.len() - 1) << 12))
+    }
+
     /// Makes every page `mode` through `api`. A failed call may have
     /// changed some pages (an earlier block, or PTEs `_set_pages_array()`
     /// does not undo), so a non-WB request marks the set changed before

@@ -45,9 +45,8 @@ impl Exerciser {
             writeln!(w, "ioremap.device={}", cstr_field(&f.dev))?;
             writeln!(w, "ioremap.start={:#x}", f.start)?;
             writeln!(w, "ioremap.size={:#x}", f.size)?;
-            let held = self.ctl.held();
-            if held != 0 {
-                writeln!(w, "ioremap.held={held:#x}")?;
+            if let Some(h) = self.ctl.held() {
+                writeln!(w, "ioremap.held={:#x}", h.addr)?;
             }
             if f.conflict_tried {
                 let got = match f.conflict {
@@ -56,6 +55,17 @@ impl Exerciser {
                     Some(Some(m)) => m.name(),
                 };
                 writeln!(w, "ioremap.conflict_uc_over_wc={got}")?;
+            }
+        }
+        // The page set a `pages_array` or `wc_wb_free` run holds WC (UC-
+        // without PAT) for inspection (the `hold` knob): its first and
+        // last page (direct-map addresses) and its size.
+        if matches!(c.scenario, Scenario::PagesArray | Scenario::WcWbFree) {
+            if let Some(h) = self.ctl.held() {
+                let s = c.scenario;
+                writeln!(w, "{s}.held={:#x}", h.addr)?;
+                writeln!(w, "{s}.held_last={:#x}", h.last)?;
+                writeln!(w, "{s}.held_pages={}", h.pages)?;
             }
         }
         drop(runs);

@@ -9,7 +9,7 @@
 use kernel::alloc::{flags::GFP_KERNEL, KVVec};
 use kernel::error::{code::*, Result};
 
-use crate::exerciser::control::Control;
+use crate::exerciser::control::{Control, Held};
 use crate::exerciser::page_set::{Api, PageSet};
 use crate::exerciser::pool::{Evictor, Pool, PoolBlock};
 use crate::exerciser::verify::{self, Expect, Mismatch};
@@ -72,6 +72,7 @@ pub(crate) fn run(
         st,
         id,
         inject,
+        hold_done: false,
     };
     let r = match (cfg.scenario, bar) {
         (Scenario::SetPages, _) => w.set_pages(),
@@ -105,6 +106,8 @@ struct Worker<'a> {
     id: u32,
     /// The `inject_*` transitions still to be made by this worker.
     inject: Inject,
+    /// Whether this worker's page set for the `hold` knob has come.
+    hold_done: bool,
 }
 
 impl Worker<'_> {
@@ -192,6 +195,28 @@ impl Worker<'_> {
         Ok(inject)
     }
 
+    /// With the `hold` knob set, keeps worker 0's first page set whose
+    /// change away from WB covered every page (not the `inject_miss` one)
+    /// as it is, changed and checked, for a test to compare with the
+    /// kernel's own observers: its first and last page and its size are in
+    /// `results` (`<scenario>.held=`, `.held_last=`, `.held_pages=`) until
+    /// `hold` is cleared or the run is stopped. Only the module's own
+    /// pages are held: the set's. Returns `true` if a stop ended the hold:
+    /// the caller returns, and the set's drop restores WB, checks every
+    /// page and its memtype record, and frees them.
+    fn hold_set(&mut self, set: &PageSet, injected: bool) -> bool {
+        if self.id != 0 || self.hold_done || injected || set.pages() == 0 {
+            return false;
+        }
+        self.hold_done = true;
+        let what = Held {
+            addr: set.first_addr() as u64,
+            last: set.last_addr() as u64,
+            pages: set.pages() as u64,
+        };
+        self.ctl.hold_for_inspection(what) && self.ctl.stop_requested()
+    }
+
     /// Contiguous runs of `pages` pages (blocks of order 10 at most).
     fn contiguous(&self) -> Result<PageSet> {
         PageSet::alloc_object(self.cfg.pages, MAX_ORDER)
@@ -244,6 +269,9 @@ impl Worker<'_> {
                 asked = true;
                 self.wc_again(&mut set);
             }
+            if self.hold_set(&set, injected) {
+                return Ok(());
+            }
             self.change(&mut set, Op::ArrayWb, Api::Array, CacheMode::Wb)?;
             self.change(&mut set, Op::ArrayUc, Api::Array, CacheMode::UcMinus)?;
             self.change(&mut set, Op::ArrayWb, Api::Array, CacheMode::Wb)?;
@@ -282,7 +310,10 @@ impl Worker<'_> {
                 break;
             }
             let mut set = PageSet::alloc_object(self.cfg.pages, 0)?;
-            self.change(&mut set, Op::ArrayWc, Api::Array, CacheMode::Wc)?;
+            let injected = self.change(&mut set, Op::ArrayWc, Api::Array, CacheMode::Wc)?;
+            if self.hold_set(&set, injected) {
+                return Ok(());
+            }
             let pages = set.pages();
             self.timed(Op::ArrayWb, pages, || set.set(Api::Array, CacheMode::Wb))?;
             // Always checked, whatever `verify` says: it is the scenario.
@@ -461,7 +492,11 @@ impl Worker<'_> {
                 if it == 0 && id == 0 && mode == CacheMode::Wc {
                     // Let a test compare the live mapping with the kernel's
                     // page-table dump and pat_memtype_list.
-                    self.ctl.hold_mapping(mapping.addr());
+                    self.ctl.hold_for_inspection(Held {
+                        addr: mapping.addr() as u64,
+                        last: (mapping.addr() + len - 4096) as u64,
+                        pages: pages as u64,
+                    });
                 }
                 drop(mapping);
             }

@@ -188,9 +188,11 @@ impl File for BarFile {
     }
 }
 
-/// `hold`: 1 keeps the `ioremap` scenario's first WC mapping alive (its
-/// address in `results`) until 0 is written. Reads 0 or 1; accepts a
-/// boolean. Errors: `-EINVAL` for anything else.
+/// `hold`: 1 keeps the `ioremap` scenario's first WC mapping alive, or
+/// the first page set a `pages_array` or `wc_wb_free` run made WC (UC-
+/// without PAT), with its address in `results`, until 0 is written or the
+/// run is stopped. Reads 0 or 1; accepts a boolean. Errors: `-EINVAL` for
+/// anything else.
 pub(crate) struct HoldFile {
     /// The exerciser.
     pub(crate) ex: Arc<Exerciser>,
