@@ -193,13 +193,13 @@ for scn in pages_array wc_wb_free; do
 		done
 	fi
 	# Every held page, counted: from the page-table dump, or without one
-	# from the kernel's memtype records (/proc/kpageflags), which exist
-	# only with PAT.
+	# from the entries read through /proc/kcore, or else the kernel's
+	# memtype records (/proc/kpageflags), which exist only with PAT.
 	what="$scn: the direct map has exactly the $HELD_PAGES held pages non-WB beyond the boot baseline"
 	oracle=$(dmap_oracle)
 	if [ -z "$oracle" ]; then
 		ktap_test_skip "$what: no $PTDUMP (CONFIG_PTDUMP_DEBUGFS) and no /proc/kpageflags"
-	elif [ "$oracle" != ptdump ] && ! pat_on; then
+	elif [ "$oracle" = kpageflags ] && ! pat_on; then
 		ktap_test_skip "$what: no $PTDUMP, and no memtype records without PAT"
 	else
 		: >/tmp/dmap-extra

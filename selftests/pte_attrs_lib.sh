@@ -298,29 +298,38 @@ debug_pagealloc() {
 # guest's init).
 DMAP_BASELINE=/tmp/dmap-baseline
 
-# dmap_oracle: what dmap_nonwb reads: "ptdump" (the kernel's page-table
-# dump: the PAT bits of the direct map's entries), else "kpageflags" (the
-# kernel's memtype record of each RAM page, through memtype_scan), else
-# nothing.
+# dmap_oracle: what dmap_nonwb reads, decided once a boot (in
+# /tmp/dmap-oracle): "ptdump" (the kernel's page-table dump: the PAT bits
+# of the direct map's entries); else "kcore" (the same entries, the
+# kernel's tables read through /proc/kcore by memtype_scan; not under Xen
+# PV, nor under lockdown); else "kpageflags" (the kernel's memtype record
+# of each RAM page, which a page loses when it is freed: a page freed
+# while WC is not seen); else nothing.
 MEMTYPE_SCAN=${DIR:-/kselftest/pte_attrs}/memtype_scan
 dmap_oracle() {
-	if [ -r "$PTDUMP" ]; then
-		echo ptdump
-	elif [ -x "$MEMTYPE_SCAN" ] && [ -r /proc/kpageflags ]; then
-		echo kpageflags
+	if [ ! -s /tmp/dmap-oracle ]; then
+		if [ -r "$PTDUMP" ]; then
+			echo ptdump
+		elif [ -x "$MEMTYPE_SCAN" ] && "$MEMTYPE_SCAN" kcore >/dev/null 2>&1; then
+			echo kcore
+		elif [ -x "$MEMTYPE_SCAN" ] && [ -r /proc/kpageflags ]; then
+			echo kpageflags
+		else
+			echo none
+		fi >/tmp/dmap-oracle
 	fi
+	o=$(cat /tmp/dmap-oracle)
+	[ "$o" = none ] || echo "$o"
 }
 
 # dmap_nonwb: the non-WB ranges of the direct map, one "first end" pair
-# of page numbers a line, counted from the start of the direct map. From
-# the kernel's page-table dump if it has one; else the RAM pages whose
-# memtype record is not WB (a page left WC or UC- by CPA keeps its
-# record: set_memory_wb() and the like clear it).
+# of page numbers a line, counted from the start of the direct map, from
+# dmap_oracle's source.
 dmap_nonwb() {
 	case $(dmap_oracle) in
 	ptdump) ;;
-	kpageflags)
-		"$MEMTYPE_SCAN"
+	kcore | kpageflags)
+		"$MEMTYPE_SCAN" "$(dmap_oracle)"
 		return
 		;;
 	*) return 0 ;;
@@ -370,13 +379,16 @@ dmap_extra() {
 dmap_check() {
 	oracle=$(dmap_oracle)
 	if [ -z "$oracle" ]; then
-		ktap_test_skip "$1: no $PTDUMP (CONFIG_PTDUMP_DEBUGFS) and no /proc/kpageflags"
+		ktap_test_skip "$1: no $PTDUMP (CONFIG_PTDUMP_DEBUGFS), /proc/kcore or /proc/kpageflags"
 		return
 	fi
 	: >/tmp/dmap-extra
 	extra=$(dmap_extra)
 	if [ "$extra" -le "${2:-0}" ]; then
-		[ "$oracle" = ptdump ] || ktap_print_msg "(no $PTDUMP: the memtype records of /proc/kpageflags)"
+		case $oracle in
+		kcore) ktap_print_msg "(no $PTDUMP: the direct map's entries read through /proc/kcore)" ;;
+		kpageflags) ktap_print_msg "(no $PTDUMP: the memtype records of /proc/kpageflags; freed pages have none)" ;;
+		esac
 		ktap_test_pass "$1"
 	else
 		ktap_print_msg "direct map ($oracle): $extra pages non-WB beyond the boot baseline (allowed ${2:-0}):"
