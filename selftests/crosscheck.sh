@@ -78,14 +78,15 @@ snap_line() {
 	}' /tmp/crosscheck.ptdump
 }
 
-# ptdump_mode LINE: the cache mode of a page-table dump line: its PWT, PCD
-# and PAT bits as the index into the kernel's PAT table; "not-present" for
-# an entry that maps nothing. (The dump never shows the PAT bit of a 2M or
-# 1G entry, bit 12: index 0-3 there; the pages checked here are 4K.)
-ptdump_mode() {
-	at=" $(ptdump_attrs "$1")"
+# attrs_mode ATTRS: the cache mode of an entry given in the lookup knob's
+# terms (ptdump_attrs of a dump line, or memtype_scan entry): its PWT, PCD
+# and PAT bits as the index into the kernel's PAT table; "not-present"
+# for an entry that maps nothing. (The dump never shows the PAT bit of a
+# 2M or 1G entry, bit 12: index 0-3 there; the pages checked here are 4K.)
+attrs_mode() {
+	at=" $1"
 	bit() { echo "$at" | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
-	if [ -z "$1" ] || [ "$(bit present)" != 1 ]; then
+	if [ "$(bit present)" != 1 ]; then
 		echo not-present
 		return
 	fi
@@ -94,15 +95,29 @@ ptdump_mode() {
 	echo "${m:-unknown}"
 }
 
-# check_snap_mode WHAT ADDR WANT: one KTAP result: ADDR's entry in the
-# last ptdump_snap has cache mode WANT.
+# entry_mode ADDR: the cache mode of ADDR's entry: in the last
+# ptdump_snap, or without a dump, read through /proc/kcore.
+entry_mode() {
+	if [ -r "$PTDUMP" ]; then
+		attrs_mode "$(ptdump_attrs "$(snap_line "$1")")"
+	else
+		attrs_mode "$("$MEMTYPE_SCAN" entry "$1")"
+	fi
+}
+
+# tables_readable: the kernel's tables can be read here (a dump, or
+# /proc/kcore: not under Xen PV or lockdown).
+tables_readable() { [ -r "$PTDUMP" ] || [ "$(dmap_oracle)" = kcore ]; }
+TABLES="the kernel's tables ($([ -r "$PTDUMP" ] && echo page_tables/kernel || echo /proc/kcore))"
+
+# check_snap_mode WHAT ADDR WANT: one KTAP result: ADDR's entry has cache
+# mode WANT (entry_mode).
 check_snap_mode() {
-	line=$(snap_line "$2")
-	got=$(ptdump_mode "$line")
+	got=$(entry_mode "$2")
 	if [ "$got" = "$3" ]; then
 		ktap_test_pass "$1"
 	else
-		ktap_print_msg "ptdump: ${line:-no line for $2}: $got (want $3)"
+		ktap_print_msg "$TABLES: $2: $got (want $3)"
 		ktap_test_fail "$1"
 	fi
 }
@@ -143,17 +158,16 @@ held_ok() {
 # memtype record (PG_arch_1/PG_arch_2, with its other flags), so
 # /proc/kpageflags reads WB whatever its entry is.
 after_release() {
-	if [ ! -r "$PTDUMP" ]; then
+	if ! tables_readable; then
 		for end in first last; do
-			ktap_test_skip "$1: the $end held page is WB in page_tables/kernel: no $PTDUMP (CONFIG_PTDUMP_DEBUGFS), and a freed page has no memtype record"
+			ktap_test_skip "$1: the $end held page is WB in the kernel's tables: no $PTDUMP (CONFIG_PTDUMP_DEBUGFS), no /proc/kcore walk (Xen PV or lockdown), and a freed page has no memtype record"
 		done
 	else
-		ptdump_snap
+		[ -r "$PTDUMP" ] && ptdump_snap
 		for end in first last; do
 			if [ "$end" = first ]; then addr=$first; else addr=$last; fi
-			what="$1: the $end held page ($addr) is WB in page_tables/kernel"
-			line=$(snap_line "$addr")
-			if [ "$(ptdump_mode "$line")" = not-present ] && freed_unmapped; then
+			what="$1: the $end held page ($addr) is WB in $TABLES"
+			if [ "$(entry_mode "$addr")" = not-present ] && freed_unmapped; then
 				# Freed, and unmapped by DEBUG_PAGEALLOC: the module
 				# checked it WB, entry and memtype record, before.
 				ktap_test_skip "$what: freed and unmapped (DEBUG_PAGEALLOC)"
@@ -180,16 +194,16 @@ for scn in pages_array wc_wb_free; do
 		expect "$scn: the $end held page reads $WC through the accessor" mapped=1 present=1 cache="$WC"
 		check_ptdump "$scn: the $end held page" "$addr"
 	done
-	if [ -r "$PTDUMP" ]; then
-		ptdump_snap
+	if tables_readable; then
+		[ -r "$PTDUMP" ] && ptdump_snap
 		for end in first last; do
 			if [ "$end" = first ]; then addr=$first; else addr=$last; fi
-			check_snap_mode "$scn: the $end held page is $WC in page_tables/kernel (the kernel's PAT table)" \
+			check_snap_mode "$scn: the $end held page is $WC in $TABLES (the kernel's PAT table)" \
 				"$addr" "$WC"
 		done
 	else
 		for end in first last; do
-			ktap_test_skip "$scn: the $end held page is $WC in page_tables/kernel: no $PTDUMP (CONFIG_PTDUMP_DEBUGFS)"
+			ktap_test_skip "$scn: the $end held page is $WC in the kernel's tables: no $PTDUMP (CONFIG_PTDUMP_DEBUGFS), no /proc/kcore walk (Xen PV or lockdown)"
 		done
 	fi
 	# Every held page, counted: from the page-table dump, or without one

@@ -14,6 +14,13 @@
  *	too. Not under Xen PV, whose entries hold machine frames. Exit 2 if
  *	it cannot walk (lockdown refuses /proc/kcore; Xen PV).
  *
+ * memtype_scan entry ADDR
+ *	The entry that maps kernel virtual address ADDR, found by the same
+ *	walk, as one line in the lookup knob's terms ("present=1 rw=1
+ *	user=0 pwt=0 pcd=0 pat=0 global=1 nx=1 level=4K", what
+ *	pte_attrs_lib.sh's ptdump_attrs makes of a ptdump line); exit 1 if
+ *	nothing present maps it, 2 if it cannot walk.
+ *
  * memtype_scan kpageflags
  *	The memtype that memtype.c records for each RAM page in two page
  *	flags, PG_arch_1 (WC), PG_arch_2 (UC-), both (WT), neither (WB), which
@@ -169,12 +176,15 @@ static int walk(uint64_t table, uint64_t base, unsigned int shift, int level)
 	return 0;
 }
 
-static int kcore_walk(void)
+static uint64_t pgd;
+static int levels;
+
+/* kcore_setup: the tables' root and page_offset_base; 0, or 2 if the
+ * walk cannot be made here. */
+static int kcore_setup(void)
 {
-	uint64_t pgd = ksym("init_top_pgt"), pob = ksym("page_offset_base");
-	unsigned long long lo, hi;
-	char line[256];
-	int levels;
+	char line[64];
+	uint64_t pob;
 	FILE *f;
 
 	f = fopen("/sys/hypervisor/guest_type", "r");
@@ -187,11 +197,56 @@ static int kcore_walk(void)
 			return 2;
 		}
 	}
+	pgd = ksym("init_top_pgt");
+	pob = ksym("page_offset_base");
 	if (!pgd || !pob || kcore_open() || kread(pob, &page_offset, sizeof(page_offset))) {
 		fprintf(stderr, "memtype_scan: cannot read the kernel's tables through /proc/kcore\n");
 		return 2;
 	}
 	levels = page_offset < 0xffff800000000000ULL ? 5 : 4;
+	return 0;
+}
+
+/* entry: the attributes of the entry that maps ADDR (see the top). */
+static int entry(uint64_t addr)
+{
+	static const char *const names[] = { "", "4K", "2M", "1G" };
+	uint64_t table, e = 0;
+	int level, r = kcore_setup();
+
+	if (r)
+		return r;
+	table = pgd;
+	for (level = levels; level >= 1; level--) {
+		unsigned int shift = 12 + 9 * (level - 1);
+
+		if (kread(table + 8 * ((addr >> shift) & 511), &e, sizeof(e))) {
+			fprintf(stderr, "memtype_scan: the level-%d table at %#llx was not readable through /proc/kcore\n",
+				level, (unsigned long long)table);
+			return 2;
+		}
+		if (!(e & PRESENT))
+			return 1;
+		if (level == 1 || (level <= 3 && (e & PSE)))
+			break;
+		table = page_offset + (e & FRAME);
+	}
+	printf("present=1 rw=%d user=%d pwt=%d pcd=%d pat=%d global=%d nx=%d level=%s\n",
+	       !!(e & (1ULL << 1)), !!(e & (1ULL << 2)), !!(e & PWT), !!(e & PCD),
+	       !!(e & (level == 1 ? PAT_4K : PAT_LARGE)), !!(e & (1ULL << 8)),
+	       !!(e & (1ULL << 63)), names[level]);
+	return 0;
+}
+
+static int kcore_walk(void)
+{
+	unsigned long long lo, hi;
+	char line[256];
+	int r = kcore_setup();
+	FILE *f;
+
+	if (r)
+		return r;
 	/* The direct map ends with RAM: the last "System RAM" of /proc/iomem. */
 	f = fopen("/proc/iomem", "r");
 	while (f && fgets(line, sizeof(line), f))
@@ -223,8 +278,10 @@ int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "kcore"))
 		return kcore_walk();
+	if (argc == 3 && !strcmp(argv[1], "entry"))
+		return entry(strtoull(argv[2], NULL, 0));
 	if (argc == 2 && !strcmp(argv[1], "kpageflags"))
 		return kpageflags();
-	fprintf(stderr, "usage: memtype_scan kcore|kpageflags\n");
+	fprintf(stderr, "usage: memtype_scan kcore | entry ADDR | kpageflags\n");
 	return 2;
 }

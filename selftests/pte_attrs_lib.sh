@@ -152,13 +152,33 @@ check_memtype_record() {
 	fi
 }
 
+# check_kcore_entry WHAT ADDR: one KTAP result: the lookup report of ADDR
+# (in $PA_REPORT) agrees with the entry that maps ADDR in the kernel's
+# tables, read through /proc/kcore (memtype_scan entry).
+check_kcore_entry() {
+	want=$("$MEMTYPE_SCAN" entry "$2")
+	got=$(report_attrs)
+	if [ -n "$want" ] && [ "$want" = "$got" ]; then
+		ktap_test_pass "$1 agrees with the kernel's tables (/proc/kcore)"
+	else
+		ktap_print_msg "want: ${want:-no entry maps $2}"
+		ktap_print_msg "got:  $got"
+		ktap_test_fail "$1 agrees with the kernel's tables (/proc/kcore)"
+	fi
+}
+
 # check_ptdump WHAT ADDR: one KTAP result: the lookup report of ADDR (in
 # $PA_REPORT) agrees with the kernel's page-table dump; without one
-# (Debian's kernel: no CONFIG_PTDUMP_DEBUGFS), its cache mode agrees with
-# the kernel's memtype record of the page (check_memtype_record).
+# (Debian's kernel: no CONFIG_PTDUMP_DEBUGFS), with the entry read through
+# /proc/kcore, or else its cache mode with the kernel's memtype record of
+# the page (check_memtype_record).
 check_ptdump() {
 	if [ ! -r "$PTDUMP" ]; then
-		check_memtype_record "$@"
+		if [ "$(dmap_oracle)" = kcore ]; then
+			check_kcore_entry "$@"
+		else
+			check_memtype_record "$@"
+		fi
 		return
 	fi
 	line=$(ptdump_line "$2")
