@@ -308,7 +308,8 @@ op_valid() {
 		0) V=1 ;; 1) V=0 ;; 2) V=y ;; 3) V=n ;; 4) V=Y ;; 5) V=N ;; 6) V=on ;; 7) V=off ;;
 		8) V=On ;; 9) V=OFF ;; 10) V=true ;; 11) V=false ;; 12) V=True ;; 13) V=FALSE ;; 14) V=01 ;; *) V=o ;;
 		esac
-		# Mostly off: a held ioremap run lasts until stopped.
+		# Mostly off: a held ioremap, pages_array or wc_wb_free run lasts
+		# until hold 0, a stop, or unload.
 		[ "$F" = hold ] && [ "$P" -gt 1 ] && V=0
 		;;
 	bar)
