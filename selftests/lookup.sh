@@ -65,6 +65,7 @@ else
 	stk=$(awk '/\[stack\]/ { sub(/.*-/, "", $1); print "0x" $1; exit }' /proc/$$/maps)
 	vpage=$(( (stk - 4096) >> 12 ))
 	entry=0x$(dd if=/proc/$$/pagemap bs=8 skip=$vpage count=1 2>/dev/null | od -A n -t x8 | tr -d ' ')
+	[ "$entry" != 0x ] || entry=0
 	if [ $(( (entry >> 63) & 1 )) = 1 ]; then
 		mid=$(( (entry & ((1 << 55) - 1)) << 12 ))
 	else
