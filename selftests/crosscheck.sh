@@ -127,18 +127,10 @@ check_snap_mode() {
 # first page set. The results are in $PA_REPORT; $first and $last are the
 # held set's first and last page, $npages its size.
 hold_run() {
-	knob hold 1
-	knob scenario "$1"
 	knob pages $HELD_PAGES
 	knob iterations 2
 	knob threads 1
-	knob run 1
-	n=0
-	while ! grep -q "^$1.held=" "$PA_DIR/results" && [ $n -lt 600 ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	PA_REPORT=$(cat "$PA_DIR/results")
+	ex_hold_wait "$1" 600
 	first=$(pa_get "$1.held")
 	last=$(pa_get "$1.held_last")
 	npages=$(pa_get "$1.held_pages")

@@ -152,45 +152,39 @@ check_memtype_record() {
 	fi
 }
 
-# check_kcore_entry WHAT ADDR: one KTAP result: the lookup report of ADDR
-# (in $PA_REPORT) agrees with the entry that maps ADDR in the kernel's
-# tables, read through /proc/kcore (memtype_scan entry).
-check_kcore_entry() {
-	want=$("$MEMTYPE_SCAN" entry "$2")
+# attrs_check WHAT ORACLE WANT [SHOWN]: one KTAP result: the lookup
+# report's attributes (report_attrs of $PA_REPORT) are WANT, as ORACLE
+# gives them ("WHAT agrees with ORACLE"); SHOWN, what the oracle showed,
+# is printed on a failure.
+attrs_check() {
 	got=$(report_attrs)
-	if [ -n "$want" ] && [ "$want" = "$got" ]; then
-		ktap_test_pass "$1 agrees with the kernel's tables (/proc/kcore)"
+	if [ -n "$3" ] && [ "$3" = "$got" ]; then
+		ktap_test_pass "$1 agrees with $2"
 	else
-		ktap_print_msg "want: ${want:-no entry maps $2}"
+		[ -z "$4" ] || ktap_print_msg "$4"
+		ktap_print_msg "want: $3"
 		ktap_print_msg "got:  $got"
-		ktap_test_fail "$1 agrees with the kernel's tables (/proc/kcore)"
+		ktap_test_fail "$1 agrees with $2"
 	fi
 }
 
 # check_ptdump WHAT ADDR: one KTAP result: the lookup report of ADDR (in
 # $PA_REPORT) agrees with the kernel's page-table dump; without one
-# (Debian's kernel: no CONFIG_PTDUMP_DEBUGFS), with the entry read through
-# /proc/kcore, or else its cache mode with the kernel's memtype record of
-# the page (check_memtype_record).
+# (Debian's kernel: no CONFIG_PTDUMP_DEBUGFS), with the entry that maps
+# ADDR read through /proc/kcore (memtype_scan entry), or else its cache
+# mode with the kernel's memtype record of the page
+# (check_memtype_record).
 check_ptdump() {
-	if [ ! -r "$PTDUMP" ]; then
-		if [ "$(dmap_oracle)" = kcore ]; then
-			check_kcore_entry "$@"
-		else
-			check_memtype_record "$@"
-		fi
-		return
-	fi
-	line=$(ptdump_line "$2")
-	want=$(ptdump_attrs "$line")
-	got=$(report_attrs)
-	if [ -n "$line" ] && [ "$want" = "$got" ]; then
-		ktap_test_pass "$1 agrees with page_tables/kernel"
+	if [ -r "$PTDUMP" ]; then
+		line=$(ptdump_line "$2")
+		attrs_check "$1" page_tables/kernel "${line:+$(ptdump_attrs "$line")}" \
+			"ptdump: ${line:-no line for $2}"
+	elif [ "$(dmap_oracle)" = kcore ]; then
+		want=$("$MEMTYPE_SCAN" entry "$2")
+		attrs_check "$1" "the kernel's tables (/proc/kcore)" "$want" \
+			"/proc/kcore: ${want:-no entry maps $2}"
 	else
-		ktap_print_msg "ptdump: ${line:-no line for $2}"
-		ktap_print_msg "want: $want"
-		ktap_print_msg "got:  $got"
-		ktap_test_fail "$1 agrees with page_tables/kernel"
+		check_memtype_record "$@"
 	fi
 }
 
@@ -259,20 +253,27 @@ ex_run() {
 	PA_REPORT=$(cat "$PA_DIR/results")
 }
 
-# ex_hold_ioremap: starts a one-iteration ioremap run with `hold` set and
-# waits (30 s at most) until its WC mapping is held; the results are in
-# $PA_REPORT. Write 0 to `hold` to let the run end.
-ex_hold_ioremap() {
+# ex_hold_wait SCENARIO TENTHS: starts the configured run of SCENARIO
+# with `hold` set and waits (TENTHS tenths of a second at most) until it
+# holds what it shows as SCENARIO.held; the results are in $PA_REPORT.
+# Write 0 to `hold` to let the run go on.
+ex_hold_wait() {
 	knob hold 1
-	knob scenario ioremap
-	knob iterations 1
+	knob scenario "$1"
 	knob run 1
 	n=0
-	while ! grep -q '^ioremap.held=' "$PA_DIR/results" && [ $n -lt 300 ]; do
+	while ! grep -q "^$1.held=" "$PA_DIR/results" && [ $n -lt "$2" ]; do
 		sleep 0.1
 		n=$((n + 1))
 	done
 	PA_REPORT=$(cat "$PA_DIR/results")
+}
+
+# ex_hold_ioremap: a one-iteration ioremap run that holds its WC mapping
+# (30 s at most to get there); the results are in $PA_REPORT.
+ex_hold_ioremap() {
+	knob iterations 1
+	ex_hold_wait ioremap 300
 }
 
 # ex_defaults: the knobs back to their load-time values.

@@ -144,7 +144,8 @@ fn map_wc_page(phys: u64) -> Option<NonNull<c_void>> {
     // bound to this module's driver, claimed by the caller (its region
     // requested); mapping it WC has no other effect, and nothing accesses
     // the mapping.
-    NonNull::new(unsafe { bindings::ioremap_wc(phys, 4096) })
+    let addr = unsafe { bindings::ioremap_wc(phys, 4096) };
+    NonNull::new(addr)
 }
 
 /// `iounmap()` of `addr`.
