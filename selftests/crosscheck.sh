@@ -15,7 +15,7 @@ DIR=$(dirname "$(readlink -f "$0")")
 
 MEMTYPES=/sys/kernel/debug/x86/pat_memtype_list
 ktap_print_header
-ktap_set_plan 38
+ktap_set_plan 52
 pa_load
 ex_defaults
 knob evict 1
@@ -171,6 +171,35 @@ after_release() {
 	dmap_check "$1: nothing non-WB in the direct map beyond the boot baseline"
 }
 
+# held_in_dmap WHAT N [scattered]: one KTAP result: exactly N pages of
+# the direct map are non-WB beyond the boot baseline (with `scattered`,
+# no two in one 2 MiB block), counted from the page-table dump, or
+# without one from the entries read through /proc/kcore, or else the
+# kernel's memtype records (/proc/kpageflags), which exist only with PAT.
+held_in_dmap() {
+	oracle=$(dmap_oracle)
+	if [ -z "$oracle" ]; then
+		ktap_test_skip "$1: no $PTDUMP (CONFIG_PTDUMP_DEBUGFS) and no /proc/kpageflags"
+		return
+	fi
+	if [ "$oracle" = kpageflags ] && ! pat_on; then
+		ktap_test_skip "$1: no $PTDUMP, and no memtype records without PAT"
+		return
+	fi
+	: >/tmp/dmap-extra
+	extra=$(dmap_extra)
+	# "pages FIRST-END (...)": the 2 MiB block (512 pages) of each page.
+	blocks=$(awk '{ split($2, r, "-"); for (p = r[1]; p < r[2]; p++) print int(p / 512) }' \
+		/tmp/dmap-extra | sort -u | wc -l)
+	ktap_print_msg "direct map ($oracle): $extra pages non-WB beyond the boot baseline, in $blocks blocks of 2 MiB (want $2)"
+	if [ "$extra" = "$2" ] && { [ -z "${3:-}" ] || [ "$blocks" = "$2" ]; }; then
+		ktap_test_pass "$1 ($oracle)"
+	else
+		head -n 5 /tmp/dmap-extra | sed 's/^/#   /'
+		ktap_test_fail "$1 ($oracle)"
+	fi
+}
+
 for scn in pages_array wc_wb_free; do
 	hold_run $scn
 	ktap_print_msg "$scn: held $npages pages, first $first, last $last"
@@ -198,26 +227,9 @@ for scn in pages_array wc_wb_free; do
 			ktap_test_skip "$scn: the $end held page is $WC in the kernel's tables: no $PTDUMP (CONFIG_PTDUMP_DEBUGFS), no /proc/kcore walk (Xen PV or lockdown)"
 		done
 	fi
-	# Every held page, counted: from the page-table dump, or without one
-	# from the entries read through /proc/kcore, or else the kernel's
-	# memtype records (/proc/kpageflags), which exist only with PAT.
-	what="$scn: the direct map has exactly the $HELD_PAGES held pages non-WB beyond the boot baseline"
-	oracle=$(dmap_oracle)
-	if [ -z "$oracle" ]; then
-		ktap_test_skip "$what: no $PTDUMP (CONFIG_PTDUMP_DEBUGFS) and no /proc/kpageflags"
-	elif [ "$oracle" = kpageflags ] && ! pat_on; then
-		ktap_test_skip "$what: no $PTDUMP, and no memtype records without PAT"
-	else
-		: >/tmp/dmap-extra
-		extra=$(dmap_extra)
-		if [ "$extra" = "$npages" ] && [ "$extra" = $HELD_PAGES ]; then
-			ktap_test_pass "$what ($oracle)"
-		else
-			ktap_print_msg "direct map ($oracle): $extra pages non-WB beyond the boot baseline, ${npages:-none} held:"
-			head -n 5 /tmp/dmap-extra | sed 's/^/#   /'
-			ktap_test_fail "$what ($oracle)"
-		fi
-	fi
+	# Every held page, counted.
+	held_in_dmap "$scn: the direct map has exactly the $HELD_PAGES held pages non-WB beyond the boot baseline" \
+		"$HELD_PAGES"
 	knob hold 0
 	ex_wait
 	PA_REPORT=$(cat "$PA_DIR/results")
@@ -237,6 +249,48 @@ PA_REPORT=$(cat "$PA_DIR/results")
 expect "wc_wb_free: a stop during the hold ends the run, the hold gone" \
 	state=stopped errors=0 verify_failures=0 "wc_wb_free.held="
 after_release "wc_wb_free after a stop during the hold"
+ex_defaults
+
+# --- pages_array on scattered pages, either side of the TLB flush ceiling ---
+# cpa_flush() flushes the TLB page by page for up to
+# tlb_single_page_flush_ceiling pages (33 by default) and whole above
+# that. With `scatter` each page of the set comes from a 2 MiB block of
+# its own. Runs of ceiling-1, ceiling and ceiling+1 pages are held WC and
+# read in the kernel's tables: exactly that many pages non-WB, no two in
+# one 2 MiB block (so no two neighbours); then let go, every transition
+# checked, nothing left.
+CEILING_FILE=/sys/kernel/debug/x86/tlb_single_page_flush_ceiling
+ceiling=$(cat "$CEILING_FILE" 2>/dev/null)
+if [ -z "$ceiling" ]; then
+	ktap_print_msg "no $CEILING_FILE: taking the kernel's default, 33"
+	ceiling=33
+fi
+ktap_print_msg "tlb_single_page_flush_ceiling=$ceiling"
+knob scatter 1
+for size in $((ceiling - 1)) "$ceiling" $((ceiling + 1)); do
+	HELD_PAGES=$size
+	hold_run pages_array
+	what="pages_array, scatter, $size pages: the run holds its first set of $size pages"
+	if held_ok pages_array; then
+		ktap_test_pass "$what"
+	else
+		echo "$PA_REPORT" | grep -E "^(state|errors|verify_failures|pages_array\.held)" | sed 's/^/# /'
+		ktap_test_fail "$what"
+	fi
+	held_in_dmap "pages_array, scatter, $size pages: the direct map has exactly those $size pages non-WB beyond the boot baseline, each in a 2 MiB block of its own" \
+		"$size" scattered
+	knob hold 0
+	ex_wait
+	PA_REPORT=$(cat "$PA_DIR/results")
+	expect "pages_array, scatter, $size pages: after hold 0 the run ends, every transition checked right" \
+		state=done errors=0 verify_failures=0 "config=pages=$size max_order=4 iterations=2 threads=1 verify=1 scatter=1"
+	dmap_check "pages_array, scatter, $size pages: nothing non-WB in the direct map beyond the boot baseline"
+done
+# wc_wb_free takes its pages the same way, a new set each iteration.
+ex_run wc_wb_free pages="$ceiling" iterations=4 threads=2
+expect "wc_wb_free, scatter, $ceiling pages, 2 threads: every transition checked right" \
+	state=done errors=0 verify_failures=0 ops=16
+dmap_check "wc_wb_free, scatter: nothing non-WB in the direct map beyond the boot baseline"
 ex_defaults
 
 # RAM pages the GEM pool holds bound WC and UC- after a run.

@@ -11,7 +11,7 @@ DIR=$(dirname "$(readlink -f "$0")")
 . "$DIR/pte_attrs_lib.sh"
 
 ktap_print_header
-ktap_set_plan 15
+ktap_set_plan 17
 pa_load
 ex_defaults
 knob reset 1
@@ -19,7 +19,7 @@ knob reset 1
 dmesg_mark einval
 bad=
 for kv in pages=0 pages=1048577 threads=0 threads=17 max_order=11 iterations=0 \
-	iterations=1000001 scenario=bogus verify=2 run=2 stop=0 hold=maybe bar=x/9 \
+	iterations=1000001 scenario=bogus verify=2 scatter=2 run=2 stop=0 hold=maybe bar=x/9 \
 	pages=-1 pages=18446744073709551616; do
 	refused "Invalid argument" "${kv%%=*}" "${kv#*=}" || bad="$bad $kv"
 done
@@ -80,6 +80,20 @@ refused "memory" run 1
 ktap_check "a run larger than memory gets ENOMEM" test $? = 0
 ktap_check "... and changed nothing" test "$(ex_state)" = idle
 dmap_check "after the refused run, nothing is non-WB in the direct map"
+
+# `scatter` on a scenario that takes no single pages, and on more pages
+# than a quarter of the free 2 MiB blocks: refused at the `run` write.
+ex_defaults
+knob scatter 1
+dmesg_mark scatter
+refused "Invalid argument" run 1 && log_since scatter "scatter applies to pages_array and wc_wb_free, not set_pages"
+ktap_check "scatter on set_pages gets EINVAL at run, with the reason logged" test $? = 0
+knob scenario pages_array
+knob pages 65536
+refused "memory" run 1 && log_since scatter "scatter: 65536 pages x 1 threads would each pin a 2 MiB block" &&
+	test "$(ex_state)" = idle
+ktap_check "scatter on 65536 pages gets ENOMEM at run (a 2 MiB block each), and nothing ran" test $? = 0
+ex_defaults
 
 # A memory BAR that is not prefetchable (device registers) is never mapped:
 # the `run` write itself is refused with EINVAL, before any worker starts.

@@ -92,7 +92,7 @@ knob scenario pages_array
 knob reset 1
 PA_REPORT=$(cat "$PA_DIR/results")
 expect "reset clears state, time, ops and the last config" state=idle elapsed_ns=0 ops=0 \
-	scenario=pages_array "config=pages=32 max_order=4 iterations=2 threads=1 verify=1"
+	scenario=pages_array "config=pages=32 max_order=4 iterations=2 threads=1 verify=1 scatter=0"
 ex_defaults
 
 # The BAR of ioremap: claimed for the whole run, released at its end.

@@ -303,7 +303,7 @@ op_valid() {
 		# Mostly off: it makes the next run report a failed page.
 		V=$((P == 0))
 		;;
-	verify | hold)
+	verify | hold | scatter)
 		case $P in
 		0) V=1 ;; 1) V=0 ;; 2) V=y ;; 3) V=n ;; 4) V=Y ;; 5) V=N ;; 6) V=on ;; 7) V=off ;;
 		8) V=On ;; 9) V=OFF ;; 10) V=true ;; 11) V=false ;; 12) V=True ;; 13) V=FALSE ;; 14) V=01 ;; *) V=o ;;
@@ -438,6 +438,7 @@ op_run() {
 		pick 4 && put threads n $((P + 1))
 		pick 5 && put max_order n "$P"
 		pick 8 && put verify n $((P != 0))
+		pick 8 && put scatter n $((P == 0))
 		pick 16 && put hold n $((P == 0))
 		pick 4 && if [ "$P" = 0 ]; then put bar n 0000:00:03.0/2; else put bar n auto; fi
 	fi

@@ -283,6 +283,7 @@ ex_defaults() {
 	knob iterations 8
 	knob threads 1
 	knob verify 1
+	knob scatter 0
 	knob bar auto
 }
 

@@ -121,7 +121,12 @@ impl kernel::Module for PteAttrsModule {
         dir.file(
             c_str!("verify"),
             Access::ReadWrite,
-            config::VerifyFile { ex: ex.clone() },
+            config::FlagFile::verify(ex.clone()),
+        )?;
+        dir.file(
+            c_str!("scatter"),
+            Access::ReadWrite,
+            config::FlagFile::scatter(ex.clone()),
         )?;
         dir.file(
             c_str!("bar"),

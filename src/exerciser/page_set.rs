@@ -10,7 +10,9 @@ use kernel::error::{code::*, Result};
 
 use crate::exerciser::verify::{self, Expect, Mismatch};
 use crate::pure::attrs::CacheMode;
-use crate::pure::config::{object_blocks, object_orders, ARRAY_CHUNK};
+use crate::pure::config::{
+    object_blocks, object_orders, scatter_index, ARRAY_CHUNK, SCATTER_ORDER,
+};
 use crate::sys::log::pr_err_rl;
 use crate::sys::page::{Block, Pages};
 use crate::sys::{cpa, mem, time};
@@ -115,6 +117,19 @@ impl PageSet {
         let mut set = PageSet::with_capacity(pages as usize, blocks as usize)?;
         for order in object_orders(pages, max_order) {
             set.push(Block::alloc(order)?)?;
+            time::resched();
+        }
+        Ok(set)
+    }
+
+    /// Allocates `pages` single pages, each from a 2 MiB block of its own
+    /// (as [`Block::alloc_page_of`], at [`scatter_index`]): no two are
+    /// neighbours or share a large page of the direct map. `-ENOMEM` if
+    /// no free 2 MiB block is at hand for one of them.
+    pub(crate) fn alloc_scattered(pages: u64) -> Result<Self> {
+        let mut set = PageSet::with_capacity(pages as usize, pages as usize)?;
+        for i in 0..pages {
+            set.push(Block::alloc_page_of(SCATTER_ORDER, scatter_index(i))?)?;
             time::resched();
         }
         Ok(set)

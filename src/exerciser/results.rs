@@ -20,12 +20,13 @@ impl Exerciser {
         writeln!(w, "scenario={}", c.scenario)?;
         writeln!(
             w,
-            "config=pages={} max_order={} iterations={} threads={} verify={}",
+            "config=pages={} max_order={} iterations={} threads={} verify={} scatter={}",
             c.pages,
             c.max_order,
             c.iterations,
             c.threads,
-            u8::from(c.verify)
+            u8::from(c.verify),
+            u8::from(c.scatter)
         )?;
         writeln!(w, "elapsed_ns={}", runs.elapsed_ns)?;
         match runs.stats.as_ref() {

@@ -20,7 +20,7 @@ use kernel::{c_str, new_condvar, new_mutex};
 use crate::exerciser::control::Control;
 use crate::exerciser::pool::{Evictor, Pool};
 use crate::exerciser::worker::{self, ioremap_slice, IoremapFacts};
-use crate::pure::config::{Config, Inject, Scenario};
+use crate::pure::config::{Config, Inject, ScatterRefusal, Scenario};
 use crate::pure::parse::cstr_field;
 use crate::pure::run_stats::{DirectMapEvents, RunStats};
 use crate::sys::kmap;
@@ -232,6 +232,26 @@ impl Exerciser {
             );
             return Err((ENOMEM, "not enough memory for this run"));
         }
+        match cfg.scatter_refusal(avail) {
+            None => {}
+            Some(ScatterRefusal::NotSinglePages) => {
+                pr_err_rl!(
+                    "run: scatter applies to pages_array and wc_wb_free, not {}\n",
+                    Show(cfg.scenario)
+                );
+                return Err((EINVAL, "scatter applies to pages_array and wc_wb_free"));
+            }
+            Some(ScatterRefusal::TooManyBlocks) => {
+                pr_err_rl!(
+                    "run: scatter: {} pages x {} threads would each pin a 2 MiB block: more than a quarter of the {} blocks that the {} available pages make up\n",
+                    cfg.pages,
+                    cfg.threads,
+                    avail >> 9,
+                    avail
+                );
+                return Err((ENOMEM, "too many scattered pages for the memory available"));
+            }
+        }
         let claim = if cfg.scenario == Scenario::Ioremap {
             let c = claim(self.clone(), &bar)?;
             if ioremap_slice(c.size(), cfg.threads) == 0 {
@@ -299,13 +319,14 @@ impl Exerciser {
         // The last run's workers have all counted themselves done.
         drop(old);
         pr_info_rl!(
-            "run: {} pages={} max_order={} iterations={} threads={} verify={}\n",
+            "run: {} pages={} max_order={} iterations={} threads={} verify={} scatter={}\n",
             Show(cfg.scenario),
             cfg.pages,
             cfg.max_order,
             cfg.iterations,
             cfg.threads,
-            u8::from(cfg.verify)
+            u8::from(cfg.verify),
+            u8::from(cfg.scatter)
         );
         if sync {
             self.run_worker(0, cfg, claim, inject);

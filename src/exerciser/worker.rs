@@ -250,9 +250,19 @@ impl Worker<'_> {
         Ok(())
     }
 
+    /// The run's `pages` single pages: from the allocator as they come,
+    /// or, with `scatter`, one from each of as many 2 MiB blocks.
+    fn single_pages(&self) -> Result<PageSet> {
+        if self.cfg.scatter {
+            PageSet::alloc_scattered(self.cfg.pages)
+        } else {
+            PageSet::alloc_object(self.cfg.pages, 0)
+        }
+    }
+
     /// Batches through the array calls, with the refused second WC.
     fn pages_array(&mut self) -> Result {
-        let mut set = PageSet::alloc_object(self.cfg.pages, 0)?;
+        let mut set = self.single_pages()?;
         let mut asked = false;
         for _ in 0..self.cfg.iterations {
             if self.ctl.stopping() {
@@ -309,7 +319,7 @@ impl Worker<'_> {
             if self.ctl.stopping() {
                 break;
             }
-            let mut set = PageSet::alloc_object(self.cfg.pages, 0)?;
+            let mut set = self.single_pages()?;
             let injected = self.change(&mut set, Op::ArrayWc, Api::Array, CacheMode::Wc)?;
             if self.hold_set(&set, injected) {
                 return Ok(());

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The files that set up the next run: `scenario`, the numbers (`pages`,
-//! `max_order`, `iterations`, `threads`), `verify`, `bar`, `hold` and
-//! `inject_miss`. All are 0600; a value written here is used by the next
+//! `max_order`, `iterations`, `threads`), the flags (`verify`, `scatter`),
+//! `bar`, `hold` and `inject_miss`. All are 0600; a value written here is
+//! used by the next
 //! run (`hold` also acts at once when cleared). None of them takes an
 //! address: the exerciser only changes pages it allocated and mappings it
 //! created.
@@ -128,22 +129,48 @@ impl File for NumberFile {
     }
 }
 
-/// `verify`: 1 checks every transition of the next run through the
-/// accessor. Reads 0 or 1; accepts a boolean (`0`/`1`, `y`/`n`, ...).
-/// Errors: `-EINVAL` for anything else.
-pub(crate) struct VerifyFile {
+/// A yes/no setting of the next run: reads 0 or 1; accepts a boolean
+/// (`0`/`1`, `y`/`n`, ...). Errors: `-EINVAL` for anything else. The
+/// family:
+///
+/// - `verify`: 1 checks every transition of the run through the accessor;
+/// - `scatter`: 1 takes each single page of a `pages_array` or
+///   `wc_wb_free` run from a 2 MiB block of its own (a run of another
+///   scenario is refused with `-EINVAL`).
+pub(crate) struct FlagFile {
     /// The exerciser.
-    pub(crate) ex: Arc<Exerciser>,
+    ex: Arc<Exerciser>,
+    /// The setting in the run's configuration.
+    field: fn(&mut Config) -> &mut bool,
 }
 
-impl File for VerifyFile {
+impl FlagFile {
+    /// `verify`.
+    pub(crate) fn verify(ex: Arc<Exerciser>) -> Self {
+        FlagFile {
+            ex,
+            field: |c| &mut c.verify,
+        }
+    }
+
+    /// `scatter`.
+    pub(crate) fn scatter(ex: Arc<Exerciser>) -> Self {
+        FlagFile {
+            ex,
+            field: |c| &mut c.scatter,
+        }
+    }
+}
+
+impl File for FlagFile {
     fn show(&self, out: &mut Output) -> Result {
-        writeln!(out, "{}", u8::from(self.ex.with_cfg(|c| c.verify))).map_err(|_| ENOMEM)
+        let v = self.ex.with_cfg(|c| *(self.field)(c));
+        writeln!(out, "{}", u8::from(v)).map_err(|_| ENOMEM)
     }
 
     fn store(&self, input: &[u8]) -> Result<(), Rejected> {
         let v = parse::parse_bool(input)?;
-        self.ex.with_cfg(|c| c.verify = v);
+        self.ex.with_cfg(|c| *(self.field)(c) = v);
         Ok(())
     }
 }

@@ -162,6 +162,9 @@ pub(crate) struct Config {
     pub(crate) threads: u64,
     /// Check every page of every transition through the accessor.
     pub(crate) verify: bool,
+    /// Take the single pages of `pages_array` and `wc_wb_free` one from
+    /// each of as many 2 MiB blocks ([`SCATTER_ORDER`]).
+    pub(crate) scatter: bool,
 }
 
 impl Config {
@@ -173,7 +176,30 @@ impl Config {
         iterations: 8,
         threads: 1,
         verify: true,
+        scatter: false,
     };
+
+    /// Whether the scenario takes single pages, which `scatter` spreads.
+    pub(crate) fn scatter_applies(&self) -> bool {
+        matches!(self.scenario, Scenario::PagesArray | Scenario::WcWbFree)
+    }
+
+    /// Why a `scatter` run cannot start with `avail` pages available:
+    /// the scenario takes no single pages, or its pages (every thread's)
+    /// would pin more than one in four of the free 2 MiB blocks there can
+    /// be (a block one page is taken from cannot be allocated whole again
+    /// while the run lasts). `None` if it can, or `scatter` is off.
+    pub(crate) fn scatter_refusal(&self, avail: u64) -> Option<ScatterRefusal> {
+        if !self.scatter {
+            None
+        } else if !self.scatter_applies() {
+            Some(ScatterRefusal::NotSinglePages)
+        } else if self.pages.saturating_mul(self.threads) > avail >> (SCATTER_ORDER + 2) {
+            Some(ScatterRefusal::TooManyBlocks)
+        } else {
+            None
+        }
+    }
 
     /// The most memory the run holds at once, in pages: the pages it
     /// changes, and what the module allocates to keep track of them (page
@@ -192,8 +218,16 @@ impl Config {
                 let blocks = object_blocks(pages, MAX_ORDER);
                 (pages, page_set_pages(pages, blocks), 0)
             }
-            // Single pages.
-            Scenario::PagesArray | Scenario::WcWbFree => (pages, page_set_pages(pages, pages), 0),
+            // Single pages; scattered, each comes with its whole 2 MiB
+            // block, which is given back at once but for the one page.
+            Scenario::PagesArray | Scenario::WcWbFree => {
+                let transient = if self.scatter { 1 << SCATTER_ORDER } else { 0 };
+                (
+                    pages.saturating_add(transient),
+                    page_set_pages(pages, pages),
+                    0,
+                )
+            }
             // An object of at most `pages` in flight (new blocks in a page
             // set, reused ones in a vector of entries), and the pool: a
             // thread lets it hold POOL_OBJECTS objects' worth before it
@@ -415,6 +449,30 @@ pub(crate) struct Inject {
 /// 65536-page call, a quarter of that per chunk of this size.
 pub(crate) const ARRAY_CHUNK: usize = 1 << 14;
 
+/// The order of the blocks a scattered page set takes its pages from, one
+/// page each: 2 MiB, naturally aligned, a large page of the direct map.
+/// No two pages of the set share one, so each page's change lands in a
+/// large page of its own (split there if it was still whole), and the
+/// pages of a `set_pages_array_*` call are as far from contiguous as
+/// they can be.
+pub(crate) const SCATTER_ORDER: u32 = 9;
+
+/// Which page of its block the `i`th page of a scattered set is: an odd
+/// stride through the block's 512 pages (every offset once per 512
+/// pages), so the pages share no offset pattern either.
+pub(crate) fn scatter_index(i: u64) -> usize {
+    (i.wrapping_mul(149).wrapping_add(7) & ((1 << SCATTER_ORDER) - 1)) as usize
+}
+
+/// Why a `scatter` run is refused (see [`Config::scatter_refusal`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ScatterRefusal {
+    /// The scenario does not take single pages (`-EINVAL`).
+    NotSinglePages,
+    /// More 2 MiB blocks than memory can spare (`-ENOMEM`).
+    TooManyBlocks,
+}
+
 /// How many bytes of a large block are written between two chances to
 /// reschedule.
 pub(crate) const FILL_CHUNK: usize = 2 << 20;
@@ -617,6 +675,7 @@ mod tests {
                 iterations: 1,
                 threads,
                 verify: true,
+                scatter: false,
             };
             let p = c.peak();
             assert_eq!(
@@ -652,6 +711,7 @@ mod tests {
                             iterations: 1,
                             threads,
                             verify: true,
+                            scatter: true,
                         };
                         let p = c.peak();
                         assert!(p.total() >= p.data.max(p.bookkeeping));
@@ -770,5 +830,67 @@ mod tests {
         }
         assert_ne!(XorShift::new(0).next(), 0);
         assert_eq!(XorShift::new(3).in_1_to(0), 1);
+    }
+
+    #[test]
+    fn scatter_index_visits_every_offset_once() {
+        let mut seen = [false; 1 << SCATTER_ORDER];
+        for i in 0..(1u64 << SCATTER_ORDER) {
+            let k = scatter_index(i);
+            assert!(!seen[k], "offset {k} twice");
+            seen[k] = true;
+        }
+        assert_eq!(scatter_index(512), scatter_index(0));
+        assert!(scatter_index(u64::MAX) < 512);
+        // Neighbours in the set are not at neighbouring offsets.
+        assert!(scatter_index(1).abs_diff(scatter_index(0)) > 1);
+    }
+
+    #[test]
+    fn scatter_is_refused_where_it_cannot_apply() {
+        let mut c = Config::DEFAULT;
+        c.scatter = true;
+        // 2 GiB free: 1024 blocks of 2 MiB; a quarter of them, 256 pages.
+        let avail = 1 << 19;
+        for s in Scenario::ALL {
+            c.scenario = s;
+            let want = match s {
+                Scenario::PagesArray | Scenario::WcWbFree => None,
+                _ => Some(ScatterRefusal::NotSinglePages),
+            };
+            assert_eq!(c.scatter_refusal(avail), want, "{s}");
+        }
+        c.scenario = Scenario::PagesArray;
+        c.pages = 64;
+        c.threads = 4;
+        assert_eq!(c.scatter_refusal(avail), None);
+        c.pages = 65;
+        assert_eq!(
+            c.scatter_refusal(avail),
+            Some(ScatterRefusal::TooManyBlocks)
+        );
+        c.pages = u64::MAX;
+        c.threads = u64::MAX;
+        assert_eq!(
+            c.scatter_refusal(avail),
+            Some(ScatterRefusal::TooManyBlocks)
+        );
+        assert_eq!(c.scatter_refusal(0), Some(ScatterRefusal::TooManyBlocks));
+        c.scatter = false;
+        c.scenario = Scenario::SetPages;
+        assert_eq!(c.scatter_refusal(0), None);
+    }
+
+    #[test]
+    fn scatter_counts_the_block_in_flight() {
+        let mut c = Config::DEFAULT;
+        c.scenario = Scenario::PagesArray;
+        c.pages = 33;
+        c.threads = 2;
+        let plain = c.peak();
+        c.scatter = true;
+        let scattered = c.peak();
+        assert_eq!(scattered.data, plain.data + 2 * 512);
+        assert_eq!(scattered.bookkeeping, plain.bookkeeping);
     }
 }

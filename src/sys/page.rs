@@ -81,6 +81,43 @@ impl Block {
         })
     }
 
+    /// Allocates a naturally aligned block of `1 << order` pages and keeps
+    /// only its page `index` (taken modulo the block's size), an order-0
+    /// block; the others go back to the allocator at once. While the page
+    /// is held, no other allocation gets the whole block, so pages taken
+    /// this way one after the other never share one. `-ENOMEM` (quietly)
+    /// if no free block of that order is at hand.
+    pub(crate) fn alloc_page_of(order: u32, index: usize) -> Result<Block> {
+        // Not dropped: after the split it is `1 << order` blocks of one
+        // page, each freed or kept below.
+        let block = core::mem::ManuallyDrop::new(Block::alloc(order)?);
+        let keep = index & (block.len() - 1);
+        if order > 0 {
+            // SAFETY: a fresh block of ours from `alloc_pages()` without
+            // `__GFP_COMP` (not compound), as `split_page()` requires;
+            // nothing else refers to it.
+            unsafe { bindings::split_page(block.head.as_ptr(), order) };
+        }
+        let mut kept = None;
+        for i in 0..block.len() {
+            let page = block.page(i).ok_or(EINVAL)?;
+            if i == keep {
+                // INVARIANT: after the split, an order-0 block of its own,
+                // WB and ours.
+                kept = Some(Block {
+                    head: page.0,
+                    order: 0,
+                });
+            } else {
+                // SAFETY: after the split each page is an order-0
+                // allocation of its own; this one is WB (fresh) and
+                // nothing refers to it.
+                unsafe { bindings::__free_pages(page.as_ptr(), 0) };
+            }
+        }
+        kept.ok_or(EINVAL)
+    }
+
     /// The block's order.
     pub(crate) fn order(&self) -> u32 {
         self.order
