@@ -439,6 +439,8 @@ int pte_attrs_walk(unsigned long start, unsigned long end, unsigned int flags,
 }
 EXPORT_SYMBOL_GPL(pte_attrs_walk);
 
+#define RECORD_BATCH 16
+
 /*
  * The kernel's memtype record of RAM page @pfn, as get_page_memtype()
  * (arch/x86/mm/pat/memtype.c, static there) reads it from the page flags:
@@ -447,7 +449,8 @@ EXPORT_SYMBOL_GPL(pte_attrs_walk);
  * @max (at least 1), have the same answer; pfn_valid() holds per
  * memory-map subsection, so it is asked once per subsection.
  *
- * Reads at most @max struct pages (the run's and the one that ends it):
+ * Reads no struct page past @pfn + @max - 1, and at most @max +
+ * RECORD_BATCH of them (a batch in which a page differs is read twice):
  * the audit calls this with preemption disabled and bounds @max by what
  * its step may still read (STEP_PAGES in src/pure/audit.rs).
  */
@@ -456,7 +459,8 @@ int pte_attrs_glue_page_memtype_run(unsigned long pfn, unsigned long max,
 {
 #ifdef CONFIG_X86_PAT
 	const unsigned long mask = BIT(PG_arch_1) | BIT(PG_arch_2);
-	unsigned long bits, i;
+	unsigned long bits, i, end;
+	const struct page *page;
 
 	/* Without PAT (nopat) no page has a record: one answer for all. */
 	*run = max ? max : 1;
@@ -465,15 +469,41 @@ int pte_attrs_glue_page_memtype_run(unsigned long pfn, unsigned long max,
 	*run = 1;
 	if (!pfn_valid(pfn))
 		return -1;
-	bits = READ_ONCE(pte_attrs_page_flags(pfn_to_page(pfn))) & mask;
-	for (i = 1; i < max; i++) {
+	page = pfn_to_page(pfn);
+	bits = READ_ONCE(pte_attrs_page_flags(page)) & mask;
+	/*
+	 * Subsection by subsection: pfn_valid() once at each one's first
+	 * page, then its struct pages one after the other (a subsection's
+	 * memory map is contiguous), a load and a compare each: the audit
+	 * reads every RAM page's.
+	 */
+	for (i = 1; i < max; i = end) {
 		unsigned long p = pfn + i;
 
+		end = min(max, i + PAGES_PER_SUBSECTION - (p & (PAGES_PER_SUBSECTION - 1)));
 		if (!(p & (PAGES_PER_SUBSECTION - 1)) && !pfn_valid(p))
 			break;
-		if ((READ_ONCE(pte_attrs_page_flags(pfn_to_page(p))) & mask) != bits)
-			break;
+		page = pfn_to_page(p);
+		/*
+		 * RECORD_BATCH pages at a time: a loop without a branch per
+		 * page. A batch where some page differs is walked again up
+		 * to that page, which ends the run.
+		 */
+		for (; end - i >= RECORD_BATCH; i += RECORD_BATCH) {
+			unsigned long k, diff = 0;
+
+			for (k = 0; k < RECORD_BATCH; k++)
+				diff |= (READ_ONCE(pte_attrs_page_flags(pte_attrs_nth_page(page, k))) &
+					 mask) ^ bits;
+			if (diff)
+				break;
+			page = pte_attrs_nth_page(page, RECORD_BATCH);
+		}
+		for (; i < end; i++, page = pte_attrs_nth_page(page, 1))
+			if ((READ_ONCE(pte_attrs_page_flags(page)) & mask) != bits)
+				goto out;
 	}
+out:
 	*run = i;
 	if (bits == 0)
 		return _PAGE_CACHE_MODE_WB;

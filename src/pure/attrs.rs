@@ -193,6 +193,13 @@ fn bit(val: u64, n: u32) -> bool {
     (val >> n) & 1 != 0
 }
 
+/// The bits of an entry at `level` that say whether it is present and
+/// give its PAT index ([`pat_index`]): all that a check of its cache mode
+/// reads.
+pub(crate) fn mode_bits(level: Level) -> u64 {
+    1 << PRESENT | 1 << PWT | 1 << PCD | 1 << level.pat_bit()
+}
+
 /// PAT index `(PAT << 2) | (PCD << 1) | PWT` of an entry value at `level`.
 pub(crate) fn pat_index(val: u64, level: Level) -> u8 {
     (u8::from(bit(val, level.pat_bit())) << 2)
@@ -808,6 +815,31 @@ mod tests {
 
     fn show(x: impl fmt::Display) -> String {
         std::format!("{x}")
+    }
+
+    #[test]
+    fn mode_bits_are_all_a_mode_check_reads() {
+        for level in [Level::K4, Level::M2, Level::G1] {
+            let m = mode_bits(level);
+            assert_eq!(m.count_ones(), 4);
+            for v in [
+                0u64,
+                1,
+                0x8000_0000_0000_0163,
+                0x18f,
+                0x1f7,
+                u64::MAX,
+                0x1098,
+            ] {
+                let masked = v & m;
+                assert_eq!(pat_index(v, level), pat_index(masked, level), "{v:#x}");
+                assert_eq!(bit(v, PRESENT), bit(masked, PRESENT), "{v:#x}");
+                // The bits outside do not matter.
+                assert_eq!(pat_index(v | !m, level), pat_index(masked | !m, level));
+            }
+        }
+        assert_eq!(mode_bits(Level::K4), 0x99);
+        assert_eq!(mode_bits(Level::M2), 0x1019);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use kernel::error::{code::*, Result};
 use kernel::ffi::{c_int, c_void};
 
 use crate::pure::attrs::{CacheMode, Level, PatTable, PteMasks};
-use crate::pure::audit::{self, DirectEntry, Frames, Region, RegionKind, Run};
+use crate::pure::audit::{self, DirectEntry, Frames, Region, RegionKind, Run, DIRECT_AHEAD};
 use crate::pure::kwalk::{KernelWalk, Leaf, Step};
 use crate::sys::accessor::{self, KernelPgd, KernelTables};
 use crate::sys::page::Block;
@@ -202,15 +202,15 @@ impl<'a> KernelFrames<'a> {
     }
 }
 
-/// Entries of a 4K direct-map table read at once for a run.
-const DIRECT_RUN: usize = 64;
+/// Entries of a 4K direct-map table read at most at once for a run.
+const DIRECT_RUN: usize = DIRECT_AHEAD as usize;
 
 impl Frames for KernelFrames<'_> {
     fn ram(&mut self, pfn: u64) -> Run<bool> {
         audit::ram_run(self.ram, pfn)
     }
 
-    fn direct(&mut self, pfn: u64) -> Run<Option<DirectEntry>> {
+    fn direct(&mut self, pfn: u64, want: u64) -> Run<Option<DirectEntry>> {
         let none = Run {
             first: pfn,
             frames: 1,
@@ -243,7 +243,7 @@ impl Frames for KernelFrames<'_> {
             };
         }
         let index = (found.entry as usize >> 3) & 511;
-        let n = DIRECT_RUN.min(512 - index);
+        let n = DIRECT_RUN.min(512 - index).min(want.max(1) as usize);
         let mut buf = [0u64; DIRECT_RUN];
         let Some(run) = buf.get_mut(..n) else {
             return none;
