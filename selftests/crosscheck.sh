@@ -171,6 +171,14 @@ after_release() {
 	dmap_check "$1: nothing non-WB in the direct map beyond the boot baseline"
 }
 
+# release_hold: lets the held set go (`hold 0`) and waits for the run to
+# end; its results are in $PA_REPORT.
+release_hold() {
+	knob hold 0
+	ex_wait
+	PA_REPORT=$(cat "$PA_DIR/results")
+}
+
 # held_in_dmap WHAT N [scattered]: one KTAP result: exactly N pages of
 # the direct map are non-WB beyond the boot baseline (with `scattered`,
 # no two in one 2 MiB block), counted from the page-table dump, or
@@ -230,9 +238,7 @@ for scn in pages_array wc_wb_free; do
 	# Every held page, counted.
 	held_in_dmap "$scn: the direct map has exactly the $HELD_PAGES held pages non-WB beyond the boot baseline" \
 		"$HELD_PAGES"
-	knob hold 0
-	ex_wait
-	PA_REPORT=$(cat "$PA_DIR/results")
+	release_hold
 	expect "$scn: after hold 0 the run ends, every transition checked right, the hold gone" \
 		state=done errors=0 verify_failures=0 "$scn.held="
 	after_release "$scn after hold 0"
@@ -279,9 +285,7 @@ for size in $((ceiling - 1)) "$ceiling" $((ceiling + 1)); do
 	fi
 	held_in_dmap "pages_array, scatter, $size pages: the direct map has exactly those $size pages non-WB beyond the boot baseline, each in a 2 MiB block of its own" \
 		"$size" scattered
-	knob hold 0
-	ex_wait
-	PA_REPORT=$(cat "$PA_DIR/results")
+	release_hold
 	expect "pages_array, scatter, $size pages: after hold 0 the run ends, every transition checked right" \
 		state=done errors=0 verify_failures=0 "config=pages=$size max_order=4 iterations=2 threads=1 verify=1 scatter=1"
 	dmap_check "pages_array, scatter, $size pages: nothing non-WB in the direct map beyond the boot baseline"

@@ -3,10 +3,9 @@
 //! The files that set up the next run: `scenario`, the numbers (`pages`,
 //! `max_order`, `iterations`, `threads`), the flags (`verify`, `scatter`),
 //! `bar`, `hold` and `inject_miss`. All are 0600; a value written here is
-//! used by the next
-//! run (`hold` also acts at once when cleared). None of them takes an
-//! address: the exerciser only changes pages it allocated and mappings it
-//! created.
+//! used by the next run (`hold` also acts at once when cleared). None of
+//! them takes an address: the exerciser only changes pages it allocated
+//! and mappings it created.
 
 use core::fmt::Write;
 

@@ -180,7 +180,7 @@ impl Config {
     };
 
     /// Whether the scenario takes single pages, which `scatter` spreads.
-    pub(crate) fn scatter_applies(&self) -> bool {
+    fn scatter_applies(&self) -> bool {
         matches!(self.scenario, Scenario::PagesArray | Scenario::WcWbFree)
     }
 

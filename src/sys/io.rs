@@ -140,10 +140,10 @@ unsafe impl Sync for MmioAlias {}
 
 /// `ioremap_wc()` of the page at `phys`, or null.
 fn map_wc_page(phys: u64) -> Option<NonNull<c_void>> {
-    // SAFETY: `phys` is a page of a prefetchable memory BAR of a device
-    // bound to this module's driver, claimed by the caller (its region
-    // requested); mapping it WC has no other effect, and nothing accesses
-    // the mapping.
+    // The caller claimed the BAR (region requested) of a device bound to
+    // this module's driver; nothing accesses the mapping.
+    // SAFETY: `phys` is a page of that prefetchable memory BAR; mapping
+    // it WC has no other effect.
     let addr = unsafe { bindings::ioremap_wc(phys, 4096) };
     NonNull::new(addr)
 }
