@@ -19,7 +19,8 @@ ktap_check "every line is a comment or key=value" test -z "$bad"
 # (PARAVIRT_XXL); elsewhere it is said absent, not timed as a plain mask.
 n=0
 for k in accessor_rust_over_c_pte_attrs accessor_rust_over_pte_flags \
-	accessor_pte_flags_ps accessor_c_pte_attrs_ps accessor_rust_ps; do
+	accessor_pte_flags_ps accessor_c_pte_attrs_ps accessor_rust_ps \
+	accessor_c_pte_attrs_twin_ps accessor_c_twin_over_c_pte_attrs; do
 	echo "$out" | grep -Eq "^$k=[0-9]" && n=$((n + 1))
 done
 m=0
@@ -27,10 +28,10 @@ for k in accessor_indirect_over_pte_flags accessor_indirect_ps; do
 	echo "$out" | grep -Eq "^$k=[0-9]" && m=$((m + 1))
 done
 if grep -q '^paravirt_xxl=1' "$PA_DIR/accessor"; then
-	ktap_check "all seven accessor keys are there (PARAVIRT_XXL)" test "$n$m" = 52
+	ktap_check "all nine accessor keys are there (PARAVIRT_XXL)" test "$n$m" = 72
 else
-	ktap_check "without PARAVIRT_XXL: five keys, no indirect-call figures, said absent" \
-		test "$n$m" = 50 -a -n "$(echo "$out" | grep '^# accessor_indirect: absent')"
+	ktap_check "without PARAVIRT_XXL: seven keys, no indirect-call figures, said absent" \
+		test "$n$m" = 70 -a -n "$(echo "$out" | grep '^# accessor_indirect: absent')"
 fi
 # The Rust call site as the loader patched it (the accessor file shows the
 # first bytes of a function that is one paravirt pte_val read): natively

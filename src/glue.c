@@ -362,8 +362,13 @@ u64 pte_attrs_bench_pte_flags(const u64 *v, size_t n)
 	return acc;
 }
 
-/* Konrad's pte_attrs(): the paravirt pte_val(), a patched call site. */
-u64 pte_attrs_bench_pte_val(const u64 *v, size_t n)
+/*
+ * Konrad's pte_attrs(): the paravirt pte_val(), a patched call site. The
+ * loop is compiled twice: the second copy is the benchmark's A/A control.
+ * Two copies of one loop differ only in where their code lands, so their
+ * ratio is how finely the machine tells two loops apart.
+ */
+static __always_inline u64 pte_attrs_pte_val_loop(const u64 *v, size_t n)
 {
 	u64 acc = 0;
 	size_t i;
@@ -371,6 +376,16 @@ u64 pte_attrs_bench_pte_val(const u64 *v, size_t n)
 	for (i = 0; i < n; i++)
 		acc ^= pte_val(native_make_pte(v[i])) & PTE_FLAGS_MASK;
 	return acc;
+}
+
+u64 pte_attrs_bench_pte_val(const u64 *v, size_t n)
+{
+	return pte_attrs_pte_val_loop(v, n);
+}
+
+u64 pte_attrs_bench_pte_val_twin(const u64 *v, size_t n)
+{
+	return pte_attrs_pte_val_loop(v, n);
 }
 
 #ifdef CONFIG_PARAVIRT_XXL

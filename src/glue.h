@@ -76,6 +76,7 @@ int pte_attrs_glue_page_memtype_run(unsigned long pfn, unsigned long max,
 
 u64 pte_attrs_bench_pte_flags(const u64 *v, size_t n);
 u64 pte_attrs_bench_pte_val(const u64 *v, size_t n);
+u64 pte_attrs_bench_pte_val_twin(const u64 *v, size_t n);
 #ifdef CONFIG_PARAVIRT_XXL
 u64 pte_attrs_bench_indirect(const u64 *v, size_t n);
 #endif

@@ -129,6 +129,7 @@ echo
 echo "accessor, ps per entry (median of 15 rounds)"
 printf '  %-34s %10s\n' "C pte_flags() (raw, baseline)" "$(get accessor_pte_flags_ps)" \
 	"C pte_val() & mask (pte_attrs)" "$(get accessor_c_pte_attrs_ps)" \
+	"the same C loop, a second copy" "$(get accessor_c_pte_attrs_twin_ps)" \
 	"indirect call via pv_ops" "$(get accessor_indirect_ps)" \
 	"Rust accessor" "$(get accessor_rust_ps)"
 echo

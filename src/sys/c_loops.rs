@@ -19,6 +19,13 @@ pub(crate) fn pte_val(v: &[u64]) -> u64 {
     unsafe { ffi::pte_attrs_bench_pte_val(v.as_ptr(), v.len()) }
 }
 
+/// [`pte_val`] compiled a second time: the A/A control, whose ratio to
+/// [`pte_val`] is the resolution of the comparison.
+pub(crate) fn pte_val_twin(v: &[u64]) -> u64 {
+    // SAFETY: as above.
+    unsafe { ffi::pte_attrs_bench_pte_val_twin(v.as_ptr(), v.len()) }
+}
+
 /// An indirect call through `pv_ops.mmu.pte_val` per value (an asm call,
 /// kCFI-safe): what an unpatched paravirt read costs. `None` without
 /// `CONFIG_PARAVIRT_XXL`, where there is no hook to call.

@@ -104,6 +104,7 @@ extern "C" {
     pub(crate) fn pte_attrs_bench_pte_flags(v: *const u64, n: usize) -> u64;
     /// Benchmark loop: `pte_val() & PTE_FLAGS_MASK` (a patched call site).
     pub(crate) fn pte_attrs_bench_pte_val(v: *const u64, n: usize) -> u64;
+    pub(crate) fn pte_attrs_bench_pte_val_twin(v: *const u64, n: usize) -> u64;
     /// Benchmark loop: an indirect call through `pv_ops.mmu.pte_val` (an
     /// asm call, kCFI-safe); only where the hook exists.
     #[cfg(CONFIG_PARAVIRT_XXL)]
