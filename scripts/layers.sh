@@ -25,7 +25,7 @@ declare -A ORDER=(
 	[pure]="attrs kwalk audit parse ratelimit config latency run_stats samples gem"
 	[sys]="ffi time log mem accessor page kmap cpa expect c_loops pci io shrinker task debugfs miscdev gem_pages gem_bar user_pte"
 	[exerciser]="verify page_set pool control worker run results audit gem_mmap"
-	[bench]="accessor cpa"
+	[bench]="accessor cpa verify"
 	[knobs]="user_lookup accessor config control report audit"
 )
 

@@ -7,7 +7,7 @@ DIR=$(dirname "$(readlink -f "$0")")
 . "$DIR/pte_attrs_lib.sh"
 
 ktap_print_header
-ktap_set_plan 5
+ktap_set_plan 7
 pa_load
 
 ktap_check "bench accessor runs" knob bench accessor
@@ -56,5 +56,19 @@ if grep -q '^paravirt_xxl=1' "$PA_DIR/accessor"; then
 else
 	ktap_check "without PARAVIRT_XXL there is no call site to patch" test -z "$site"
 fi
+# The check after a CPA call, first and repeated: it fails (EIO) if a
+# check disagrees with the mode just set, so a write that succeeds also
+# says every check agreed.
+ktap_check "bench verify runs (every check agreed)" knob bench verify
+out=$(cat "$PA_DIR/bench")
+echo "$out" | sed 's/^/# /'
+n=0
+for k in verify_first_over_cpa verify_again_over_cpa verify_first_over_again; do
+	echo "$out" | grep -Eq "^$k=[0-9]+\.[0-9]{3}$" && n=$((n + 1))
+done
+for k in verify_cpa_ns verify_first_ns verify_again_ns; do
+	echo "$out" | grep -Eq "^$k=[1-9][0-9]* \(range [0-9]+\.\.[0-9]+\)$" && n=$((n + 1))
+done
+ktap_check "bench verify: three ratios and three nonzero times" test "$n" = 6
 ktap_check "an unknown benchmark is refused" refused "Invalid argument" bench nonsense
 ktap_finished

@@ -9,7 +9,9 @@
 //! no unchecked code of its own:
 //!
 //! - `accessor`: the accessor against the C ways of reading flags;
-//! - `cpa`: CPA throughput per interface and batch, and per thread count.
+//! - `cpa`: CPA throughput per interface and batch, and per thread count;
+//! - `verify`: the check after a CPA call, first after the call and
+//!   repeated at once.
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -23,6 +25,7 @@ use crate::sys::debugfs::Output;
 
 mod accessor;
 mod cpa;
+mod verify;
 
 /// The `bench` file's state: its last output, and whether one runs.
 #[pin_data]
@@ -46,19 +49,21 @@ impl Bench {
         )
     }
 
-    /// Runs the benchmarks named `what` (`accessor`, `cpa`, `threads` or
-    /// `all`) and keeps their output for the `bench` file.
+    /// Runs the benchmarks named `what` (`accessor`, `cpa`, `threads`,
+    /// `verify` or `all`) and keeps their output for the `bench` file.
     pub(crate) fn run(&self, what: &str) -> Result<(), (Error, &'static str)> {
         let parts: &[fn(&mut Output) -> Result] = match what {
             "accessor" => &[accessor::accessor_cost],
             "cpa" => &[cpa::cpa_throughput],
             "threads" => &[cpa::cpa_threads],
+            "verify" => &[verify::verify_cost],
             "all" => &[
                 accessor::accessor_cost,
                 cpa::cpa_throughput,
                 cpa::cpa_threads,
+                verify::verify_cost,
             ],
-            _ => return Err((EINVAL, "one of accessor, cpa, threads, all")),
+            _ => return Err((EINVAL, "one of accessor, cpa, threads, verify, all")),
         };
         if self.busy.swap(true, Ordering::Acquire) {
             return Err((EBUSY, "a benchmark is running"));

@@ -147,6 +147,11 @@ echo
 echo "verification of set_memory, 1024 pages x 8 x 4 transitions (median of 9 runs):"
 echo "  check time / CPA time in the same run:  $(get verify_overhead)"
 echo "  whole runs, verify on / off:            $(get verify_runs_on_over_off) ($on / $off ns)"
+echo "the same calls timed by the bench file, each call's pages checked twice (median of 9 rounds):"
+echo "  first check after the call / CPA time:  $(get verify_first_over_cpa)"
+echo "  the same check repeated / CPA time:     $(get verify_again_over_cpa)"
+echo "  first check / repeated check:           $(get verify_first_over_again)" \
+	"($(get verify_first_ns) / $(get verify_again_ns) ns a round; CPA $(get verify_cpa_ns) ns)"
 if [ -n "$(get audit_over_ptdump)" ]; then
 	echo
 	echo "audit of the kernel half against ptdump's page_tables/kernel (median of 7, x$AR each):"

@@ -25,11 +25,12 @@ impl File for ResultsFile {
     }
 }
 
-/// `bench`: write `accessor`, `cpa`, `threads` or `all` to run those
-/// benchmarks (the write returns when they are done); read their output.
-/// Errors: `-EINVAL` for other input ("one of accessor, cpa, threads,
-/// all"), `-EBUSY` while a benchmark runs, and the error of a benchmark
-/// that failed or of the output that could not be kept.
+/// `bench`: write `accessor`, `cpa`, `threads`, `verify` or `all` to run
+/// those benchmarks (the write returns when they are done); read their
+/// output. Errors: `-EINVAL` for other input ("one of accessor, cpa,
+/// threads, verify, all"), `-EBUSY` while a benchmark runs, and the error
+/// of a benchmark that failed (`-EIO` from `verify` when a check
+/// disagrees) or of the output that could not be kept.
 pub(crate) struct BenchFile {
     /// The benchmarks.
     pub(crate) bench: Arc<Bench>,
