@@ -167,6 +167,35 @@ impl PageSet {
         self.set_inner(api, mode, false)
     }
 
+    /// Gives every page of the set a 4K entry of its own in the direct
+    /// map: in each 2 MiB that a block covers (blocks are naturally
+    /// aligned, so every 512th page from a block's start is the first of
+    /// one), one page goes to UC- and back to WB through `api`. A call
+    /// that covers a large entry only in part makes the kernel split it,
+    /// and `set_pages_*`/`set_memory_*` do not join split entries again.
+    /// For the benchmarks, whose figures should not depend on whether the
+    /// allocator's block was still mapped large. `EBUSY` on a set that
+    /// may not be WB, `EINVAL` for the array interface; a failed call
+    /// leaves the set changed, for `Drop` to restore.
+    pub(crate) fn split_large(&mut self, api: Api) -> Result {
+        if self.changed.is_some() {
+            return Err(EBUSY);
+        }
+        if api == Api::Array {
+            return Err(EINVAL);
+        }
+        self.changed = Some(api);
+        for b in self.pages.blocks() {
+            for from in (0..b.len()).step_by(512) {
+                call_range(api, CacheMode::UcMinus, b, from, 1)?;
+                call_range(api, CacheMode::Wb, b, from, 1)?;
+            }
+            time::resched();
+        }
+        self.changed = None;
+        Ok(())
+    }
+
     /// As [`PageSet::set`] to a non-WB `mode`, but the set's first page is
     /// left out of the call: the `inject_miss` negative control, a
     /// transition made wrong on purpose on a page the module owns. The
