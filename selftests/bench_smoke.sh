@@ -7,7 +7,7 @@ DIR=$(dirname "$(readlink -f "$0")")
 . "$DIR/pte_attrs_lib.sh"
 
 ktap_print_header
-ktap_set_plan 7
+ktap_set_plan 8
 pa_load
 
 ktap_check "bench accessor runs" knob bench accessor
@@ -70,5 +70,9 @@ for k in verify_cpa_ns verify_first_ns verify_again_ns; do
 	echo "$out" | grep -Eq "^$k=[1-9][0-9]* \(range [0-9]+\.\.[0-9]+\)$" && n=$((n + 1))
 done
 ktap_check "bench verify: three ratios and three nonzero times" test "$n" = 6
+# Its block is split first (PageSet::split_large), so that the check
+# reads 1024 4K entries, not two 2M ones.
+ktap_check "bench verify: its pages are mapped by 4K entries" \
+	grep -q "^# verify: .*(first page mapped by a 4K entry, last by a 4K)" "$PA_DIR/bench"
 ktap_check "an unknown benchmark is refused" refused "Invalid argument" bench nonsense
 ktap_finished

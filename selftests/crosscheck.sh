@@ -187,7 +187,8 @@ release_hold() {
 # own configs have no tracer), counting the calls made by the run's
 # worker thread (pte_attrs/0). Splitting a 2 MiB page also flushes the
 # whole TLB, from __change_page_attr_set_clr(): that is not cpa_flush()'s
-# choice and is not counted. A tracer someone else set is left alone.
+# choice and is not counted. Tracing someone else set up (a tracer, a
+# function filter, events) is left alone, and tracing_on is put back.
 TRACEFS=/sys/kernel/tracing
 FLUSH_TRACE_SKIP=
 # flush_trace_ready: sets FLUSH_TRACE_SKIP to why the flushes cannot be
@@ -200,6 +201,8 @@ flush_trace_ready() {
 		FLUSH_TRACE_SKIP="no function tracer (CONFIG_FUNCTION_TRACER)"
 	elif [ "$(cat $TRACEFS/current_tracer)" != nop ]; then
 		FLUSH_TRACE_SKIP="the $(cat $TRACEFS/current_tracer) tracer is in use"
+	elif grep -qv "^#" $TRACEFS/set_ftrace_filter || [ -n "$(cat $TRACEFS/set_event)" ]; then
+		FLUSH_TRACE_SKIP="tracing is in use (a function filter or events are set)"
 	else
 		for f in cpa_flush __cpa_flush_tlb flush_tlb_all; do
 			grep -qE "^$f( |\$)" $TRACEFS/available_filter_functions ||
@@ -209,6 +212,7 @@ flush_trace_ready() {
 	ktap_print_msg "cpa_flush() path: ${FLUSH_TRACE_SKIP:-traced (function tracer)}"
 }
 flush_trace_start() {
+	TRACING_ON=$(cat $TRACEFS/tracing_on)
 	echo 0 >$TRACEFS/tracing_on
 	echo "__cpa_flush_tlb flush_tlb_all" >$TRACEFS/set_ftrace_filter
 	echo function >$TRACEFS/current_tracer
@@ -231,6 +235,7 @@ flush_path() {
 	echo nop >$TRACEFS/current_tracer
 	: >$TRACEFS/set_ftrace_filter
 	: >$TRACEFS/trace
+	echo "$TRACING_ON" >$TRACEFS/tracing_on
 	per_page=${counts% *}
 	whole=${counts#* }
 	ktap_print_msg "$1: cpa_flush() flushed page by page $per_page times, the whole TLB $whole times"

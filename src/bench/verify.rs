@@ -62,7 +62,7 @@ pub(crate) fn verify_cost(out: &mut Output) -> Result {
                 let mut bad = 0;
                 for slot in &mut t[1..] {
                     let start = Instant::now();
-                    bad += set.verify(mode).0;
+                    bad = bad.max(set.verify(mode).0);
                     *slot += start.elapsed_ns();
                 }
                 if bad != 0 {
