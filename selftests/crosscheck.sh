@@ -211,7 +211,10 @@ flush_trace_ready() {
 	fi
 	ktap_print_msg "cpa_flush() path: ${FLUSH_TRACE_SKIP:-traced (function tracer)}"
 }
+# flush_trace_start: switches the function tracer on for the two flushes
+# (nothing where they cannot be traced).
 flush_trace_start() {
+	[ -n "$FLUSH_TRACE_SKIP" ] && return
 	TRACING_ON=$(cat $TRACEFS/tracing_on)
 	echo 0 >$TRACEFS/tracing_on
 	echo "__cpa_flush_tlb flush_tlb_all" >$TRACEFS/set_ftrace_filter
@@ -345,7 +348,7 @@ flush_trace_ready
 knob scatter 1
 for size in $((ceiling - 1)) "$ceiling" $((ceiling + 1)); do
 	HELD_PAGES=$size
-	[ -z "$FLUSH_TRACE_SKIP" ] && flush_trace_start
+	flush_trace_start
 	hold_run pages_array
 	what="pages_array, scatter, $size pages: the run holds its first set of $size pages"
 	if held_ok pages_array; then

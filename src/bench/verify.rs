@@ -15,18 +15,19 @@ use kernel::error::{code::*, Result};
 
 use crate::exerciser::page_set::{Api, PageSet};
 use crate::pure::attrs::CacheMode;
-use crate::pure::config::object_orders;
+use crate::pure::config::MAX_ORDER;
 use crate::pure::samples::{ratio_milli, Milli, Samples};
 use crate::sys::accessor;
 use crate::sys::debugfs::Output;
 use crate::sys::log::{pr_err_rl, Show};
 use crate::sys::time::{self, Instant};
 
-/// The pages of the set, one block of order 10 as in `make bench`'s
-/// exerciser runs. The exerciser's block may still be mapped by two 2M
-/// entries, and its check then reads two entries; here the block is
-/// split first ([`PageSet::split_large`]), so that the check reads all
-/// 1024 4K entries whatever memory the allocator hands out.
+/// The pages of the set, one block of [`MAX_ORDER`] taken as the
+/// exerciser's `set_memory` runs take theirs. The exerciser's block may
+/// still be mapped by two 2M entries, and its check then reads two
+/// entries; here the block is split first ([`PageSet::split_large`]), so
+/// that the check reads all 1024 4K entries whatever memory the allocator
+/// hands out.
 const PAGES: usize = 1024;
 /// `set_memory` round trips a round (four calls each).
 const ITERATIONS: usize = 8;
@@ -46,7 +47,7 @@ pub(crate) fn verify_cost(out: &mut Output) -> Result {
         CacheMode::UcMinus,
         CacheMode::Wb,
     ];
-    let mut set = PageSet::alloc(object_orders(PAGES as u64, 10))?;
+    let mut set = PageSet::alloc_object(PAGES as u64, MAX_ORDER)?;
     set.split_large(Api::Memory)?;
     let mut first = Samples::new();
     let mut again = Samples::new();
