@@ -173,6 +173,39 @@ int pte_attrs_glue_read_entries(unsigned long slot, u64 *val, size_t n)
 }
 
 /*
+ * The OR over the @n consecutive 4K entries from @slot of pte_val(entry) ^
+ * @canon (0: every entry is @canon through the paravirt view), each entry
+ * read without faulting: -EFAULT if one cannot be read (its table page was
+ * freed and unmapped, as DEBUG_PAGEALLOC does) or @slot's run is not in
+ * RAM's direct map, where every page-table page is. The fast path of the
+ * check after a CPA call: one load an entry where a copy costs a load and a
+ * store, and pte_val() is patched to a mov natively (a call under Xen PV).
+ * The entry is wrapped with native_make_pte(): __pte() is itself a
+ * paravirt hook, which under Xen PV would translate the frame once more.
+ */
+int pte_attrs_glue_entries_diff(unsigned long slot, size_t n, u64 canon, u64 *diff)
+{
+	const u64 *entry = (const u64 *)slot;
+	u64 d = 0, val;
+	size_t i;
+
+	if (slot < PAGE_OFFSET || n > PTRS_PER_PTE ||
+	    slot + n * sizeof(*entry) > (unsigned long)high_memory)
+		return -EFAULT;
+	pagefault_disable();
+	for (i = 0; i < n; i++) {
+		__get_kernel_nofault(&val, entry + i, u64, fault);
+		d |= pte_val(native_make_pte(val)) ^ canon;
+	}
+	pagefault_enable();
+	*diff = d;
+	return 0;
+fault:
+	pagefault_enable();
+	return -EFAULT;
+}
+
+/*
  * cond_resched(): __cond_resched() exists only without full preemption (or
  * with PREEMPT_DYNAMIC), and the macro also runs __might_resched().
  */

@@ -37,6 +37,7 @@ unsigned long pte_attrs_glue_kernel_pgd_begin(void);
 void pte_attrs_glue_kernel_pgd_end(void);
 int pte_attrs_glue_read_entry(unsigned long slot, u64 *val);
 int pte_attrs_glue_read_entries(unsigned long slot, u64 *val, size_t n);
+int pte_attrs_glue_entries_diff(unsigned long slot, size_t n, u64 canon, u64 *diff);
 void pte_attrs_glue_cond_resched(void);
 u64 pte_attrs_glue_direct_map_end(void);
 

@@ -534,8 +534,7 @@ pub(crate) struct Found {
 impl Found {
     /// The raw entries `n`, `n + 1`, ... slots after this one in the same
     /// page-table page, `out.len()` of them, read without faulting in one
-    /// copy (one copy for a run keeps the per-page cost of a check near a
-    /// plain load); `false`, with `out` unspecified, if they cannot be read
+    /// copy; `false`, with `out` unspecified, if they cannot be read
     /// (the table page was freed and unmapped since the walk, as
     /// DEBUG_PAGEALLOC does) or if the run would leave the entry's
     /// page-table page.
@@ -543,16 +542,38 @@ impl Found {
     /// If that page was freed and reused since the walk, the values read
     /// are whatever it holds now (see the race described in
     /// include/pte_attrs.h); the module's own mappings never lose their
-    /// tables (6.12's CPA splits large pages but never frees a table).
+    /// tables (6.12's CPA splits large pages but never frees a table; 7.3's
+    /// frees one only when it collapses a range given to
+    /// `set_memory_rox()`, which is code in vmalloc space, never the direct
+    /// map).
     pub(crate) fn raw_run(&self, n: usize, out: &mut [u64]) -> bool {
-        let index = (self.entry as usize >> 3) & 511;
-        if index + n + out.len() > 512 {
+        let Some(slot) = self.run_slot(n, out.len()) else {
             return false;
-        }
-        let slot = self.entry.wrapping_add(n) as kernel::ffi::c_ulong;
+        };
         // SAFETY: `copy_from_kernel_nofault()` may be given any address (a
         // fault gives -EFAULT); `out` is valid for `out.len()` entries.
         unsafe { ffi::pte_attrs_glue_read_entries(slot, out.as_mut_ptr(), out.len()) == 0 }
+    }
+
+    /// Whether the `len` 4K entries `n`, `n + 1`, ... slots after this one
+    /// differ from `canon` through the paravirt view: the OR over them of
+    /// `pv_val(entry) ^ canon`, each read without faulting, in one pass
+    /// with no copy. `None` where [`Self::raw_run`] gives `false`, and
+    /// with the same caveat.
+    pub(crate) fn diff_run(&self, n: usize, len: usize, canon: u64) -> Option<u64> {
+        let slot = self.run_slot(n, len)?;
+        let mut diff = 0;
+        // SAFETY: the glue reads each entry without faulting and refuses a
+        // run outside RAM's direct map (-EFAULT); `diff` is a valid `u64`.
+        let r = unsafe { ffi::pte_attrs_glue_entries_diff(slot, len, canon, &mut diff) };
+        (r == 0).then_some(diff)
+    }
+
+    /// The address of the entry `n` slots after this one, if `len` entries
+    /// from there stay within its page-table page.
+    fn run_slot(&self, n: usize, len: usize) -> Option<kernel::ffi::c_ulong> {
+        let index = (self.entry as usize >> 3) & 511;
+        (index + n + len <= 512).then(|| self.entry.wrapping_add(n) as kernel::ffi::c_ulong)
     }
 }
 

@@ -40,8 +40,8 @@ pub(crate) struct Expect {
     ok_indices: u8,
     /// The present and cache bits ([`mode_bits`]) the kernel writes in a
     /// 4K entry for `want` (`cachemode2protval()`), if they pass
-    /// [`Self::ok`]; else all ones, which no masked entry equals.
-    canon_4k: u64,
+    /// [`Self::ok`] (`None`: every entry is checked one by one).
+    canon_4k: Option<u64>,
 }
 
 impl Expect {
@@ -55,11 +55,11 @@ impl Expect {
         let mut e = Expect {
             want,
             ok_indices,
-            canon_4k: u64::MAX,
+            canon_4k: None,
         };
         let canon = (cpa::protval(want) | 1) & mode_bits(Level::K4);
         if e.ok(canon, Level::K4) {
-            e.canon_4k = canon;
+            e.canon_4k = Some(canon);
         }
         e
     }
@@ -146,35 +146,44 @@ impl Expect {
     }
 
     /// Checks the `n` 4K entries from `found`'s on (`n` stays within its
-    /// table), mapping the pages from `at` on. They are read RUN at a time,
-    /// in one no-fault copy each (an unreadable run reads as not present).
-    /// An entry that has exactly the bits the kernel writes for the mode
-    /// (`canon_4k`, as after a CPA call) costs an xor and an or ([`diff_from`]);
-    /// only a run where some entry differs is checked entry by entry.
+    /// table), mapping the pages from `at` on. Entries that all have
+    /// exactly the bits the kernel writes for the mode (`canon_4k`, as
+    /// after a CPA call) cost one no-fault load each ([`Found::diff_run`]):
+    /// the whole run is asked at once, then, if some entry differs, RUN at
+    /// a time. Only a RUN where some entry differs is read again, in one
+    /// no-fault copy, and checked entry by entry (an unreadable RUN reads
+    /// as not present).
     fn check_run(&self, at: usize, found: &Found, n: usize) -> (u64, Option<Mismatch>) {
         const RUN: usize = 64;
         let mask = mode_bits(Level::K4);
-        let mut run = [0u64; RUN];
+        let canon = |j, len| {
+            self.canon_4k
+                .and_then(|canon| found.diff_run(j, len, canon))
+                .is_some_and(|diff| diff & mask == 0)
+        };
+        if canon(0, n) {
+            return (0, None);
+        }
         let mut bad = 0;
         let mut first = None;
         let mut j = 0;
         while j < n {
-            let chunk = &mut run[..RUN.min(n - j)];
-            if !found.raw_run(j, chunk) {
-                chunk.fill(0);
-            }
-            if diff_from(chunk, self.canon_4k) & mask == 0 {
-                j += chunk.len();
-                continue;
-            }
-            for (k, &raw) in chunk.iter().enumerate() {
-                let pv = accessor::pv_val(raw, Level::K4);
-                if !self.ok(pv, Level::K4) {
-                    bad += 1;
-                    first.get_or_insert(self.mismatch(at + ((j + k) << 12), pv, raw));
+            let len = RUN.min(n - j);
+            if !canon(j, len) {
+                let mut run = [0u64; RUN];
+                let chunk = &mut run[..len];
+                if !found.raw_run(j, chunk) {
+                    chunk.fill(0);
+                }
+                for (k, &raw) in chunk.iter().enumerate() {
+                    let pv = accessor::pv_val(raw, Level::K4);
+                    if !self.ok(pv, Level::K4) {
+                        bad += 1;
+                        first.get_or_insert(self.mismatch(at + ((j + k) << 12), pv, raw));
+                    }
                 }
             }
-            j += chunk.len();
+            j += len;
         }
         (bad, first)
     }
@@ -218,21 +227,6 @@ impl Expect {
         }
         (bad, first)
     }
-}
-
-/// The OR over the 4K `entries` of each one's paravirt view xor `canon`:
-/// no bit of a mask set in it means every entry has `canon`'s bits there.
-/// Four entries a step, so that a loop turn (and, under TCG, a translated
-/// block) covers four.
-#[inline(always)]
-fn diff_from(entries: &[u64], canon: u64) -> u64 {
-    let pv = |raw: u64| accessor::pv_val(raw, Level::K4) ^ canon;
-    let mut quads = entries.chunks_exact(4);
-    let mut diff = 0;
-    for q in &mut quads {
-        diff |= pv(q[0]) | pv(q[1]) | pv(q[2]) | pv(q[3]);
-    }
-    quads.remainder().iter().fold(diff, |d, &raw| d | pv(raw))
 }
 
 /// The cache mode of the present entry mapping `addr`, through the

@@ -77,6 +77,16 @@ extern "C" {
     /// `copy_from_kernel_nofault()` of the `n` consecutive entries from
     /// `slot` into `val`: 0, or `-EFAULT` if they cannot be read.
     pub(crate) fn pte_attrs_glue_read_entries(slot: c_ulong, val: *mut u64, n: usize) -> c_int;
+    /// The OR over the `n` consecutive 4K entries from `slot` (at most a
+    /// table's 512) of `pte_val(entry) ^ canon`, into `diff`, each read
+    /// without faulting: 0, or `-EFAULT` if one cannot be read or the run
+    /// is not in RAM's direct map.
+    pub(crate) fn pte_attrs_glue_entries_diff(
+        slot: c_ulong,
+        n: usize,
+        canon: u64,
+        diff: *mut u64,
+    ) -> c_int;
     /// `cond_resched()`: may sleep; process context, no spinlock held.
     pub(crate) fn pte_attrs_glue_cond_resched();
     /// `__pa(high_memory)`: the physical address where RAM's direct map
