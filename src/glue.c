@@ -189,8 +189,9 @@ int pte_attrs_glue_entries_diff(unsigned long slot, size_t n, u64 canon, u64 *di
 	u64 d = 0, val;
 	size_t i;
 
-	if (slot < PAGE_OFFSET || n > PTRS_PER_PTE ||
-	    slot + n * sizeof(*entry) > (unsigned long)high_memory)
+	if (slot < PAGE_OFFSET || slot >= (unsigned long)high_memory ||
+	    n > PTRS_PER_PTE ||
+	    n * sizeof(*entry) > (unsigned long)high_memory - slot)
 		return -EFAULT;
 	pagefault_disable();
 	for (i = 0; i < n; i++) {

@@ -543,9 +543,9 @@ impl Found {
     /// are whatever it holds now (see the race described in
     /// include/pte_attrs.h); the module's own mappings never lose their
     /// tables (6.12's CPA splits large pages but never frees a table; 7.3's
-    /// frees one only when it collapses a range given to
-    /// `set_memory_rox()`, which is code in vmalloc space, never the direct
-    /// map).
+    /// `set_memory_rox()` frees one when it finds all 512 of its entries
+    /// alike and ROX, which a table mapping one of the module's RW pages
+    /// never is).
     pub(crate) fn raw_run(&self, n: usize, out: &mut [u64]) -> bool {
         let Some(slot) = self.run_slot(n, out.len()) else {
             return false;
@@ -559,7 +559,8 @@ impl Found {
     /// differ from `canon` through the paravirt view: the OR over them of
     /// `pv_val(entry) ^ canon`, each read without faulting, in one pass
     /// with no copy. `None` where [`Self::raw_run`] gives `false`, and
-    /// with the same caveat.
+    /// for a run outside RAM's direct map (which no walk gives); the same
+    /// caveat applies.
     pub(crate) fn diff_run(&self, n: usize, len: usize, canon: u64) -> Option<u64> {
         let slot = self.run_slot(n, len)?;
         let mut diff = 0;

@@ -156,12 +156,12 @@ impl Expect {
     fn check_run(&self, at: usize, found: &Found, n: usize) -> (u64, Option<Mismatch>) {
         const RUN: usize = 64;
         let mask = mode_bits(Level::K4);
-        let canon = |j, len| {
+        let all_canon = |j, len| {
             self.canon_4k
                 .and_then(|canon| found.diff_run(j, len, canon))
                 .is_some_and(|diff| diff & mask == 0)
         };
-        if canon(0, n) {
+        if all_canon(0, n) {
             return (0, None);
         }
         let mut bad = 0;
@@ -169,7 +169,7 @@ impl Expect {
         let mut j = 0;
         while j < n {
             let len = RUN.min(n - j);
-            if !canon(j, len) {
+            if !all_canon(j, len) {
                 let mut run = [0u64; RUN];
                 let chunk = &mut run[..len];
                 if !found.raw_run(j, chunk) {
