@@ -522,6 +522,54 @@ pub(crate) fn write_user_report(
     }
 }
 
+/// A BAR of at most this many pages (64 MiB) is checked page by page.
+pub(crate) const CHECK_ALL: u64 = 16384;
+/// On a bigger BAR: the first and the last this many pages ...
+pub(crate) const CHECK_EDGE: u64 = 4096;
+/// ... and this many spread evenly over the pages between them.
+pub(crate) const CHECK_SPREAD: u64 = CHECK_ALL - 2 * CHECK_EDGE;
+
+/// The pages of a BAR of `pages` pages that the DRM BAR paths check: all
+/// of a BAR of at most [`CHECK_ALL`] pages; of a bigger one (a datacenter
+/// GPU's 64-128 GiB) the first and the last [`CHECK_EDGE`] and
+/// [`CHECK_SPREAD`] spread evenly between them, so that every BAR costs
+/// at most [`CHECK_ALL`] checks per path.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Sample {
+    pages: u64,
+}
+
+impl Sample {
+    /// The sample of a BAR of `pages` pages.
+    pub(crate) fn of(pages: u64) -> Self {
+        Sample { pages }
+    }
+
+    /// How many pages are checked.
+    pub(crate) fn count(self) -> u64 {
+        self.pages.min(CHECK_ALL)
+    }
+
+    /// The page (index in the BAR) of check `i` (`i < count()`), in
+    /// strictly increasing order.
+    pub(crate) fn page(self, i: u64) -> u64 {
+        if self.pages <= CHECK_ALL || i < CHECK_EDGE {
+            i
+        } else if i >= CHECK_EDGE + CHECK_SPREAD {
+            // The last CHECK_EDGE pages.
+            self.pages - (CHECK_ALL - i)
+        } else {
+            // Between them, `middle > CHECK_SPREAD` pages: check `k` is
+            // page `k * middle / CHECK_SPREAD` of them, computed in two
+            // parts so that no product overflows, whatever `pages` is.
+            let middle = self.pages - 2 * CHECK_EDGE;
+            let k = i - CHECK_EDGE;
+            let (q, r) = (middle / CHECK_SPREAD, middle % CHECK_SPREAD);
+            CHECK_EDGE + k * q + k * r / CHECK_SPREAD
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -707,5 +755,50 @@ mod tests {
         assert!(out.contains("\ngem.zaps=25\n"), "{out}");
         assert!(out.contains("\ngem.evict_ns_max=9\n"), "{out}");
         assert!(out.ends_with("gem.refault_failed=0\n"), "{out}");
+    }
+
+    /// The pages a [`Sample`] of a BAR of `pages` pages checks.
+    fn sampled(pages: u64) -> std::vec::Vec<u64> {
+        let s = Sample::of(pages);
+        (0..s.count()).map(|i| s.page(i)).collect()
+    }
+
+    #[test]
+    fn a_bar_of_at_most_64_mib_is_checked_page_by_page() {
+        for pages in [1, 4096, CHECK_ALL] {
+            let want: std::vec::Vec<u64> = (0..pages).collect();
+            assert_eq!(sampled(pages), want, "{pages} pages");
+        }
+    }
+
+    #[test]
+    fn a_bigger_bar_is_sampled_at_both_ends_and_evenly_between() {
+        // Just above the threshold, 128 GiB, and the largest a u64 size
+        // gives (no product may overflow).
+        for pages in [CHECK_ALL + 1, 3 * CHECK_ALL, 1 << 25, u64::MAX >> 12] {
+            let p = sampled(pages);
+            assert_eq!(p.len() as u64, CHECK_ALL, "{pages} pages");
+            assert!(p.windows(2).all(|w| w[0] < w[1]), "{pages}: not increasing");
+            let head = &p[..CHECK_EDGE as usize];
+            let tail = &p[(CHECK_ALL - CHECK_EDGE) as usize..];
+            assert!(
+                head.iter().copied().eq(0..CHECK_EDGE),
+                "{pages}: {:?}..",
+                &head[..4]
+            );
+            assert!(
+                tail.iter().copied().eq(pages - CHECK_EDGE..pages),
+                "{pages}: the last edge is {}..={}",
+                tail[0],
+                tail[tail.len() - 1]
+            );
+            // From the first spread page to the first of the last edge,
+            // no gap is more than one page longer than another: the
+            // spread is even.
+            let mid = &p[CHECK_EDGE as usize..=(CHECK_EDGE + CHECK_SPREAD) as usize];
+            let gaps: std::vec::Vec<u64> = mid.windows(2).map(|w| w[1] - w[0]).collect();
+            let (lo, hi) = (gaps.iter().min().unwrap(), gaps.iter().max().unwrap());
+            assert!(hi - lo <= 1, "{pages} pages: gaps {lo}..{hi}");
+        }
     }
 }

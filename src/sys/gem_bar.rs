@@ -19,11 +19,10 @@
 //! (`pci::Bar` maps UC- with `pci_iomap()`, which would make these UC-
 //! too), so these calls stay ours.
 //!
-//! Which pages are checked ([`Sample`]): every page of a BAR of at most
-//! [`CHECK_ALL`] pages (64 MiB); on a bigger one the first and the last
-//! [`CHECK_EDGE`] pages and [`CHECK_SPREAD`] pages spread evenly between
-//! them, so a 128 GiB BAR costs the same 16384 checks per path as a
-//! 64 MiB one. Every [`YIELD_EVERY`] pages the walk yields
+//! Which pages are checked ([`Sample`], host-tested): every page of a BAR
+//! of at most 16384 pages (64 MiB); on a bigger one the first and the last
+//! 4096 pages and 8192 pages spread evenly between them, so a 128 GiB BAR
+//! costs the same 16384 checks per path as a 64 MiB one. Every [`YIELD_EVERY`] pages the walk yields
 //! (`cond_resched()`) and stops with `ENODEV` if the device's removal has
 //! begun.
 //!
@@ -39,7 +38,7 @@ use kernel::error::{code::*, Result};
 use kernel::ffi::{c_int, c_ulong, c_void};
 
 use crate::pure::attrs::CacheMode;
-use crate::pure::gem::{BarReport, PathCheck};
+use crate::pure::gem::{BarReport, PathCheck, Sample};
 use crate::sys::expect::Expect;
 use crate::sys::pci::ClaimedBar;
 use crate::sys::time;
@@ -57,44 +56,8 @@ extern "C" {
     fn pte_attrs_gem_io_mapping_unmap(vaddr: *mut c_void);
 }
 
-/// A BAR of at most this many pages (64 MiB) is checked page by page.
-pub(crate) const CHECK_ALL: u64 = 16384;
-/// On a bigger BAR: the first and the last this many pages ...
-pub(crate) const CHECK_EDGE: u64 = 4096;
-/// ... and this many spread evenly over the pages between them.
-pub(crate) const CHECK_SPREAD: u64 = CHECK_ALL - 2 * CHECK_EDGE;
 /// Pages checked between two yields (and looks at the removal).
 pub(crate) const YIELD_EVERY: u64 = 256;
-
-/// The pages of a BAR of `pages` pages that are checked.
-#[derive(Copy, Clone)]
-struct Sample {
-    pages: u64,
-}
-
-impl Sample {
-    /// How many pages are checked.
-    fn count(self) -> u64 {
-        self.pages.min(CHECK_ALL)
-    }
-
-    /// The page (index in the BAR) of check `i` (`i < count()`), in
-    /// increasing order.
-    fn page(self, i: u64) -> u64 {
-        if self.pages <= CHECK_ALL || i < CHECK_EDGE {
-            i
-        } else if i >= CHECK_EDGE + CHECK_SPREAD {
-            // The last CHECK_EDGE pages.
-            self.pages - (CHECK_ALL - i)
-        } else {
-            // Between them: `middle > CHECK_SPREAD` pages, every
-            // `middle / CHECK_SPREAD`-th (the product stays far below
-            // 2^64: a BAR has at most 2^52 pages).
-            let middle = self.pages - 2 * CHECK_EDGE;
-            CHECK_EDGE + (i - CHECK_EDGE) * middle / CHECK_SPREAD
-        }
-    }
-}
 
 /// Every [`YIELD_EVERY`] checks: yields, and `ENODEV` once the device's
 /// removal has begun (the removal waits for this use to end).
@@ -164,7 +127,7 @@ impl BarPaths {
     /// meanwhile.
     pub(crate) fn setup(bar: ClaimedBar) -> Result<(BarPaths, BarReport)> {
         let (start, size) = (bar.start(), bar.size());
-        let sample = Sample { pages: size >> 12 };
+        let sample = Sample::of(size >> 12);
         let len = c_ulong::try_from(size).map_err(|_| EINVAL)?;
         let mut r = BarReport {
             start,
