@@ -148,42 +148,36 @@ impl Expect {
     /// Checks the `n` 4K entries from `found`'s on (`n` stays within its
     /// table), mapping the pages from `at` on. Entries that all have
     /// exactly the bits the kernel writes for the mode (`canon_4k`, as
-    /// after a CPA call) cost one no-fault load each ([`Found::diff_run`]):
-    /// the whole run is asked at once, then, if some entry differs, RUN at
-    /// a time. Only a RUN where some entry differs is read again, in one
-    /// no-fault copy, and checked entry by entry (an unreadable RUN reads
-    /// as not present).
+    /// after a CPA call) cost one no-fault load each, the whole run in one
+    /// pass ([`Found::diff_run`]). Otherwise the entries are read again,
+    /// RUN at a time in one no-fault copy each, and checked one by one (an
+    /// unreadable RUN reads as not present).
     fn check_run(&self, at: usize, found: &Found, n: usize) -> (u64, Option<Mismatch>) {
         const RUN: usize = 64;
-        let mask = mode_bits(Level::K4);
-        let all_canon = |j, len| {
-            self.canon_4k
-                .and_then(|canon| found.diff_run(j, len, canon))
-                .is_some_and(|diff| diff & mask == 0)
-        };
-        if all_canon(0, n) {
+        let all_canon = self
+            .canon_4k
+            .and_then(|canon| found.diff_run(0, n, canon))
+            .is_some_and(|diff| diff & mode_bits(Level::K4) == 0);
+        if all_canon {
             return (0, None);
         }
+        let mut run = [0u64; RUN];
         let mut bad = 0;
         let mut first = None;
         let mut j = 0;
         while j < n {
-            let len = RUN.min(n - j);
-            if !all_canon(j, len) {
-                let mut run = [0u64; RUN];
-                let chunk = &mut run[..len];
-                if !found.raw_run(j, chunk) {
-                    chunk.fill(0);
-                }
-                for (k, &raw) in chunk.iter().enumerate() {
-                    let pv = accessor::pv_val(raw, Level::K4);
-                    if !self.ok(pv, Level::K4) {
-                        bad += 1;
-                        first.get_or_insert(self.mismatch(at + ((j + k) << 12), pv, raw));
-                    }
+            let chunk = &mut run[..RUN.min(n - j)];
+            if !found.raw_run(j, chunk) {
+                chunk.fill(0);
+            }
+            for (k, &raw) in chunk.iter().enumerate() {
+                let pv = accessor::pv_val(raw, Level::K4);
+                if !self.ok(pv, Level::K4) {
+                    bad += 1;
+                    first.get_or_insert(self.mismatch(at + ((j + k) << 12), pv, raw));
                 }
             }
-            j += len;
+            j += chunk.len();
         }
         (bad, first)
     }

@@ -22,9 +22,9 @@
 //! Which pages are checked ([`Sample`], host-tested): every page of a BAR
 //! of at most 16384 pages (64 MiB); on a bigger one the first and the last
 //! 4096 pages and 8192 pages spread evenly between them, so a 128 GiB BAR
-//! costs the same 16384 checks per path as a 64 MiB one. Every [`YIELD_EVERY`] pages the walk yields
-//! (`cond_resched()`) and stops with `ENODEV` if the device's removal has
-//! begun.
+//! costs the same 16384 checks per path as a 64 MiB one. Every
+//! [`YIELD_EVERY`] pages the walk yields (`cond_resched()`) and stops with
+//! `ENODEV` if the device's removal has begun.
 //!
 //! Dropping a [`BarPaths`] undoes them in reverse order and ends the use
 //! of the BAR, so `pat_memtype_list` has no entry of the BAR afterwards;
